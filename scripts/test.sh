@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs every test with the real parts, offline.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False
+export DOCCHAT_HOME=${DOCCHAT_TEST_HOME:-$(mktemp -d /tmp/docchat-test-home.XXXXXX)}
+.venv/bin/python -m pytest -q -rs "$@"

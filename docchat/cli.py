@@ -1,0 +1,191 @@
+"""`docchat`: the same objects as the web app, from a terminal (ingest, list, delete, search, ...)."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .settings import get_settings
+
+log = logging.getLogger("docchat")
+
+
+def _print_json(obj) -> None:
+    json.dump(obj, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+def _kb(args):
+    from .factory import open_kb
+    return open_kb(args.kb)
+
+
+def _progress_printer(enabled: bool):
+    if not enabled:
+        return None
+
+    def report(name: str, stage: str, fraction: float) -> None:
+        print(f"\r  {name[:50]:<50} {stage:<10} {fraction:>4.0%}", end="", file=sys.stderr, flush=True)
+        if stage == "done":
+            print(file=sys.stderr)
+    return report
+
+
+def _result_line(res, lang: str) -> str:
+    pages = "-" if res.pages is None else str(res.pages)
+    return f"{res.status:<10} {res.chunks:>6} {pages:>5}  {res.file}  {res.describe(lang)}"
+
+
+def cmd_ingest(args) -> int:
+    settings = get_settings()
+    missing = [p for p in args.paths if not Path(p).exists()]
+    for p in missing:
+        print(f"not found: {p}", file=sys.stderr)
+    kb = _kb(args)
+    paths = [Path(p) for p in args.paths if Path(p).exists()]
+    results = kb.sync(paths[0], progress=_progress_printer(args.progress)) if args.sync else \
+        kb.ingest(paths, progress=_progress_printer(args.progress))
+    if args.json:
+        _print_json([r.to_json() for r in results])
+    else:
+        print(f"{'status':<10} {'chunks':>6} {'pages':>5}  file")
+        for res in results:
+            print(_result_line(res, settings.lang))
+        counts = {}
+        for res in results:
+            counts[res.status] = counts.get(res.status, 0) + 1
+        print("; ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no files")
+    return 2 if missing or any(r.status == "error" for r in results) else 0
+
+
+def cmd_list(args) -> int:
+    kb = _kb(args)
+    files = kb.files()
+    if args.json:
+        _print_json([{"file": f.name, "sha256": f.sha256, "format": f.format, "pages": f.pages,
+                      "chunks": f.chunks, "size": f.size, "added_at": f.added_at, "path": f.path}
+                     for f in files])
+    else:
+        print(f"{'chunks':>6} {'pages':>5} {'size':>10}  file")
+        for f in files:
+            print(f"{f.chunks:>6} {'-' if f.pages is None else f.pages:>5} {f.size:>10}  {f.name}")
+        print(f"{len(files)} files, {sum(f.chunks for f in files)} chunks in '{kb.name}'")
+    return 0
+
+
+def cmd_delete(args) -> int:
+    kb = _kb(args)
+    removed = kb.delete(args.name)
+    if not removed:
+        print(f"no document named '{args.name}' in '{kb.name}'", file=sys.stderr)
+        return 1
+    for res in removed:
+        print(f"deleted {res.file} ({res.chunks} chunks)")
+    return 0
+
+
+def cmd_search(args) -> int:
+    kb = _kb(args)
+    hits = kb.search(args.query, k=args.k, mode=args.mode, sources=args.source or None)
+    if args.json:
+        _print_json([h.to_json() for h in hits])
+    else:
+        for i, h in enumerate(hits, 1):
+            page = f" p.{h.page}" if h.page else ""
+            print(f"[{i}] {h.source}{page}  score={h.score:.4f}  {h.chunk_id}")
+            print("    " + h.text.replace("\n", " ")[:300])
+    return 0
+
+
+def cmd_reindex(args) -> int:
+    settings = get_settings()
+    for res in _kb(args).reindex(progress=_progress_printer(args.progress)):
+        print(_result_line(res, settings.lang))
+    return 0
+
+
+def cmd_kbs(args) -> int:
+    from vectorstore import delete_knowledge_base, list_knowledge_bases
+
+    from .factory import kb_config, open_kb
+    settings = get_settings()
+    if args.action == "list":
+        for name in list_knowledge_bases(settings.home):
+            print(name)
+    elif args.action == "create":
+        open_kb(args.name).close()
+        print(f"created '{args.name}'")
+    elif args.action == "delete":
+        if not delete_knowledge_base(args.name, kb_config(settings)):
+            print(f"no knowledge base named '{args.name}'", file=sys.stderr)
+            return 1
+        print(f"deleted '{args.name}'")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="docchat", description="Chat with your documents.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_kb(p):
+        p.add_argument("--kb", default=None, help="knowledge base name (default from settings)")
+        return p
+
+    p = with_kb(sub.add_parser("ingest", help="add files or folders to a knowledge base"))
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--sync", action="store_true",
+                   help="mirror ONE folder: also remove documents whose files are gone from it")
+    p.add_argument("--progress", action="store_true", help="show per-file progress on stderr")
+    p.set_defaults(func=cmd_ingest)
+
+    p = with_kb(sub.add_parser("list", help="list the documents of a knowledge base"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+
+    p = with_kb(sub.add_parser("delete", help="remove a document (by file name or sha256)"))
+    p.add_argument("name")
+    p.set_defaults(func=cmd_delete)
+
+    p = with_kb(sub.add_parser("search", help="find the passages that match a query"))
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=None)
+    p.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
+    p.add_argument("--source", action="append", help="only search this document (repeatable)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = with_kb(sub.add_parser("reindex", help="re-chunk and re-embed every document"))
+    p.add_argument("--progress", action="store_true")
+    p.set_defaults(func=cmd_reindex)
+
+    p = sub.add_parser("kbs", help="list, create or delete knowledge bases")
+    p.add_argument("action", choices=["list", "create", "delete"])
+    p.add_argument("name", nargs="?")
+    p.set_defaults(func=cmd_kbs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if getattr(args, "k", 0) is None:
+        args.k = get_settings().top_k
+    if args.command == "kbs" and args.action != "list" and not args.name:
+        print("docchat kbs create|delete needs a NAME", file=sys.stderr)
+        return 2
+    from vectorstore import KnowledgeBaseError, WriterBusy
+    try:
+        return args.func(args)
+    except (KnowledgeBaseError, WriterBusy) as err:
+        msg = err.message(get_settings().lang) if hasattr(err, "message") else str(err)
+        print(msg, file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

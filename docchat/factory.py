@@ -1,0 +1,21 @@
+"""Builds the app's objects from settings: the composition root shared by the CLI and the UI."""
+from __future__ import annotations
+
+from vectorstore import KBConfig, KnowledgeBase
+
+from .settings import Settings, get_settings
+
+
+def kb_config(settings: Settings | None = None) -> KBConfig:
+    s = settings or get_settings()
+    return KBConfig(
+        home=s.home, embedding=s.embedding, chroma_url=s.chroma_url,
+        chunk_sentences=s.chunk_sentences, chunk_overlap=s.chunk_overlap,
+        chunk_max_chars=s.chunk_max_chars, max_file_bytes=s.max_file_bytes,
+        max_unzipped_bytes=s.max_unzipped_bytes, batch_size=s.batch_size,
+    )
+
+
+def open_kb(name: str | None = None, settings: Settings | None = None) -> KnowledgeBase:
+    s = settings or get_settings()
+    return KnowledgeBase(name or s.kb, kb_config(s))

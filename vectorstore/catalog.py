@@ -1,0 +1,188 @@
+"""The per-knowledge-base catalog (SQLite): which files are in the store, and their chunks.
+
+It is the source of truth for what is "in" the knowledge base: a file's chunks count only once
+its row says ``ready``. A ``pending`` row is a write in progress or one that a crash interrupted;
+it is rolled back on the next open. Chunk texts and their keyword tokens live here too, so the
+keyword index can be rebuilt without re-reading or re-tokenising any file.
+"""
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    sha256   TEXT PRIMARY KEY,
+    name     TEXT NOT NULL,
+    path     TEXT NOT NULL,
+    format   TEXT NOT NULL,
+    size     INTEGER NOT NULL,
+    pages    INTEGER,
+    chunks   INTEGER NOT NULL DEFAULT 0,
+    added_at REAL NOT NULL,
+    state    TEXT NOT NULL CHECK (state IN ('pending', 'ready'))
+);
+CREATE INDEX IF NOT EXISTS files_path ON files(path);
+CREATE INDEX IF NOT EXISTS files_name ON files(name);
+CREATE TABLE IF NOT EXISTS chunks (
+    id     TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    idx    INTEGER NOT NULL,
+    page   INTEGER,
+    text   TEXT NOT NULL,
+    tokens TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_sha ON chunks(sha256);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    sha256: str
+    name: str
+    path: str
+    format: str
+    size: int
+    pages: int | None
+    chunks: int
+    added_at: float
+    state: str
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    id: str
+    sha256: str
+    idx: int
+    page: int | None
+    text: str
+    tokens: str  # keyword tokens joined by "\t"
+
+
+class Catalog:
+    def __init__(self, db_file: Path):
+        db_file.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(db_file), timeout=60, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # --- meta ----------------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    @property
+    def generation(self) -> int:
+        """Bumped by every committed change; readers use it to notice other processes' writes."""
+        return int(self.get_meta("generation", "0"))
+
+    def bump_generation(self) -> int:
+        gen = self.generation + 1
+        self.set_meta("generation", str(gen))
+        return gen
+
+    # --- files ---------------------------------------------------------------------------
+    def _files(self, where: str = "", args: tuple = ()) -> list[FileRecord]:
+        rows = self._db.execute(f"SELECT * FROM files {where} ORDER BY added_at, name", args).fetchall()
+        return [FileRecord(*row) for row in rows]
+
+    def file(self, sha256: str) -> FileRecord | None:
+        found = self._files("WHERE sha256=?", (sha256,))
+        return found[0] if found else None
+
+    def ready_files(self) -> list[FileRecord]:
+        return self._files("WHERE state='ready'")
+
+    def pending_files(self) -> list[FileRecord]:
+        return self._files("WHERE state='pending'")
+
+    def files_at_path(self, path: str) -> list[FileRecord]:
+        return self._files("WHERE path=?", (path,))
+
+    def files_named(self, name: str) -> list[FileRecord]:
+        return self._files("WHERE name=? AND state='ready'", (name,))
+
+    def ready_shas(self) -> set[str]:
+        return {r[0] for r in self._db.execute("SELECT sha256 FROM files WHERE state='ready'")}
+
+    def begin_file(self, rec: FileRecord) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?, 'pending')",
+            (rec.sha256, rec.name, rec.path, rec.format, rec.size, rec.pages, rec.chunks, rec.added_at),
+        )
+
+    def add_chunks(self, chunks: Iterable[ChunkRecord]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?)",
+            ((c.id, c.sha256, c.idx, c.page, c.text, c.tokens) for c in chunks),
+        )
+
+    def commit_file(self, sha256: str) -> None:
+        with self._tx():
+            self._db.execute("UPDATE files SET state='ready' WHERE sha256=?", (sha256,))
+            self.bump_generation()
+
+    def move_file(self, sha256: str, new_path: str, new_name: str) -> None:
+        with self._tx():
+            self._db.execute("UPDATE files SET path=?, name=? WHERE sha256=?", (new_path, new_name, sha256))
+            self.bump_generation()
+
+    def remove_file(self, sha256: str) -> None:
+        with self._tx():
+            self._db.execute("DELETE FROM chunks WHERE sha256=?", (sha256,))
+            self._db.execute("DELETE FROM files WHERE sha256=?", (sha256,))
+            self.bump_generation()
+
+    # --- chunks --------------------------------------------------------------------------
+    def chunks_of_ready_files(self) -> Iterator[tuple[str, str]]:
+        """(chunk id, tokens) of every ready file, in a stable order."""
+        yield from self._db.execute(
+            "SELECT c.id, c.tokens FROM chunks c JOIN files f ON f.sha256=c.sha256 "
+            "WHERE f.state='ready' ORDER BY c.id"
+        )
+
+    def chunk_texts(self, ids: list[str]) -> dict[str, ChunkRecord]:
+        out: dict[str, ChunkRecord] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for row in self._db.execute(f"SELECT * FROM chunks WHERE id IN ({marks})", part):
+                out[row[0]] = ChunkRecord(*row)
+        return out
+
+    def chunk_count(self) -> int:
+        return self._db.execute(
+            "SELECT count(*) FROM chunks c JOIN files f ON f.sha256=c.sha256 WHERE f.state='ready'"
+        ).fetchone()[0]
+
+    # --- transactions --------------------------------------------------------------------
+    class _Tx:
+        def __init__(self, db: sqlite3.Connection):
+            self.db = db
+
+        def __enter__(self):
+            self.db.execute("BEGIN IMMEDIATE")
+
+        def __exit__(self, exc_type, *_):
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+    def _tx(self) -> "Catalog._Tx":
+        return Catalog._Tx(self._db)
+
+    def transaction(self) -> "Catalog._Tx":
+        return self._tx()
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,128 @@
+"""Dense vectors in Chroma: a local persistent folder, or a Chroma server (``chroma_url``).
+
+We always pass our own embeddings (never Chroma's default embedding function, which would try to
+download a model). A local Chroma client keeps its vector index in memory, so it does not see
+another process's writes: every write bumps a shared generation counter, and a client that sees
+a newer generation reopens before reading or writing (writing from a stale client is what
+corrupts a shared folder).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import chromadb
+from chromadb.api.client import SharedSystemClient
+from chromadb.config import Settings as ChromaSettings
+
+log = logging.getLogger(__name__)
+
+
+def collection_name(kb_name: str, embedding_tag: str) -> str:
+    """Chroma wants 3-512 chars of [a-zA-Z0-9._-]; knowledge-base names may be Chinese."""
+    readable = re.sub(r"[^a-zA-Z0-9_-]+", "-", kb_name).strip("-_")[:40]
+    digest = hashlib.sha1(kb_name.encode("utf-8")).hexdigest()[:10]
+    tag = re.sub(r"[^a-zA-Z0-9_-]+", "-", embedding_tag).strip("-_")[:40] or "emb"
+    return f"kb-{readable + '-' if readable else ''}{digest}-{tag}"
+
+
+class ChromaStore:
+    def __init__(self, *, local_dir: Path | None = None, url: str | None = None,
+                 generation_file: Path | None = None):
+        if not local_dir and not url:
+            raise ValueError("ChromaStore needs a local folder or a server URL")
+        self.local_dir, self.url = local_dir, url
+        self.generation_file = generation_file
+        self._client: Any = None
+        self._seen_generation: int | None = None
+        self._lock = threading.RLock()
+
+    # --- client lifecycle ---------------------------------------------------------------
+    def _read_generation(self) -> int:
+        if not self.generation_file:
+            return 0
+        try:
+            return int(self.generation_file.read_text())
+        except (OSError, ValueError):
+            return 0
+
+    def bump_generation(self) -> None:
+        """Called by the writer (under the writer lock) after each committed write."""
+        if not self.generation_file:
+            return
+        gen = self._read_generation() + 1
+        tmp = self.generation_file.with_suffix(".tmp")
+        tmp.write_text(str(gen))
+        tmp.replace(self.generation_file)
+        self._seen_generation = gen
+
+    def client(self):
+        with self._lock:
+            gen = self._read_generation()
+            if self._client is not None and (self.url or gen == self._seen_generation):
+                return self._client
+            settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+            if self.url:
+                parsed = urlparse(self.url)
+                self._client = chromadb.HttpClient(
+                    host=parsed.hostname or "127.0.0.1",
+                    port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                    ssl=parsed.scheme == "https", settings=settings,
+                )
+            else:
+                if self._client is not None:
+                    # Another process wrote: drop the cached in-memory index and reopen.
+                    SharedSystemClient.clear_system_cache()
+                self.local_dir.mkdir(parents=True, exist_ok=True)
+                self._client = chromadb.PersistentClient(path=str(self.local_dir), settings=settings)
+            self._seen_generation = gen
+            return self._client
+
+    def collection(self, name: str):
+        return self.client().get_or_create_collection(
+            name=name, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+
+    def drop_collection(self, name: str) -> None:
+        try:
+            self.client().delete_collection(name)
+        except Exception:  # noqa: BLE001 - already gone is fine
+            log.debug("collection %s was not there", name)
+
+    # --- data -----------------------------------------------------------------------------
+    def add(self, name: str, ids: list[str], embeddings: list[list[float]], texts: list[str],
+            metadatas: list[dict], batch_size: int = 256) -> None:
+        col = self.collection(name)
+        for start in range(0, len(ids), batch_size):
+            end = start + batch_size
+            col.upsert(ids=ids[start:end], embeddings=embeddings[start:end],
+                       documents=texts[start:end], metadatas=metadatas[start:end])
+
+    def delete_file(self, name: str, sha256: str) -> None:
+        self.collection(name).delete(where={"sha256": sha256})
+
+    def count(self, name: str) -> int:
+        return self.collection(name).count()
+
+    def ids_of_file(self, name: str, sha256: str) -> list[str]:
+        return self.collection(name).get(where={"sha256": sha256}, include=[])["ids"]
+
+    def query(self, name: str, embedding: list[float], n: int,
+              where: dict | None = None) -> list[tuple[str, float, str, dict]]:
+        """(id, cosine similarity, text, metadata), best first."""
+        col = self.collection(name)
+        total = col.count()
+        if total == 0:
+            return []
+        res = col.query(query_embeddings=[embedding], n_results=min(n, total), where=where,
+                        include=["documents", "metadatas", "distances"])
+        return [
+            (cid, 1.0 - float(dist), doc, meta or {})
+            for cid, dist, doc, meta in zip(res["ids"][0], res["distances"][0],
+                                            res["documents"][0], res["metadatas"][0])
+        ]

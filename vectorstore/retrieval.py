@@ -1,0 +1,28 @@
+"""Search results and rank fusion, shared by the CLI and the chat chain."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk_id: str
+    source: str
+    page: int | None
+    text: str
+    score: float
+    sha256: str
+    chunk_index: int
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        return {k: out[k] for k in ("source", "page", "text", "score", "chunk_id")}
+
+
+def reciprocal_rank_fusion(rankings: list[list[str]], k: int = 60) -> list[tuple[str, float]]:
+    """Fuse ranked id lists: score(id) = sum 1 / (k + rank). k=60 as in Cormack et al. (2009)."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, cid in enumerate(ranking, start=1):
+            scores[cid] = scores.get(cid, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))

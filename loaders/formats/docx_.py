@@ -1,0 +1,153 @@
+"""DOCX with python-docx: headers, body (headings, paragraphs, lists, tables, text boxes) and
+footers in document order. Each table row becomes a row block that names its column headers."""
+from __future__ import annotations
+
+import io
+
+from docx import Document as open_docx
+from docx.oxml.ns import qn
+
+from ..blocks import ROW, ParseResult, render_row
+from ..errors import ParseFailure
+from . import ParseContext, reject_encrypted_ooxml
+
+W_P, W_TBL, W_TR, W_TC, W_T = qn("w:p"), qn("w:tbl"), qn("w:tr"), qn("w:tc"), qn("w:t")
+W_TAB, W_BR, W_CR = qn("w:tab"), qn("w:br"), qn("w:cr")
+W_TXBX, W_DEL = qn("w:txbxContent"), qn("w:del")
+MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+# Containers whose children are paragraphs/tables again (content controls, custom XML).
+W_WRAPPERS = {qn("w:sdt"), qn("w:sdtContent"), qn("w:customXml"), qn("w:smartTag")}
+
+
+def parse(data: bytes, ctx: ParseContext) -> ParseResult:
+    reject_encrypted_ooxml(data)
+    try:
+        document = open_docx(io.BytesIO(data))
+    except Exception as exc:
+        raise ParseFailure("corrupt", f"{type(exc).__name__}: {exc}") from exc
+    result = ParseResult(title=(document.core_properties.title or "").strip() or None)
+    headers, footers = _headers_and_footers(document)
+    for text in headers:
+        result.add(text)
+    _walk(document.element.body, result, ctx)
+    for text in footers:
+        result.add(text)
+    return result
+
+
+def _walk(container, result: ParseResult, ctx: ParseContext | None) -> None:
+    for child in container.iterchildren():
+        if child.tag == W_P:
+            result.add(_paragraph_text(child))
+            # Text boxes anchored in this paragraph come right after it.
+            for box in _text_boxes(child):
+                _walk(box, result, ctx)
+        elif child.tag == W_TBL:
+            if ctx:
+                ctx.deadline.check()
+            for row in _table_rows(child):
+                result.add(row, ROW)
+        elif child.tag in W_WRAPPERS:
+            _walk(child, result, ctx)
+
+
+def _paragraph_text(p) -> str:
+    text = "".join(_runs_text(p))
+    return f"- {text}" if text.strip() and _is_list_item(p) else text
+
+
+def _runs_text(element):
+    """Visible text of a paragraph: w:t, tabs and breaks, including tracked insertions,
+    hyperlinks and fields, but not deleted text, nor text boxes (walked separately), nor
+    the fallback copy Word writes next to each drawing."""
+    for child in element.iterchildren():
+        tag = child.tag
+        if tag == W_T:
+            yield child.text or ""
+        elif tag == W_TAB:
+            yield "\t"
+        elif tag in (W_BR, W_CR):
+            yield "\n"
+        elif tag in (W_TXBX, W_DEL, MC_FALLBACK):
+            continue
+        else:
+            yield from _runs_text(child)
+
+
+def _text_boxes(p):
+    for box in p.iter(W_TXBX):
+        if not any(a.tag == MC_FALLBACK for a in box.iterancestors()):
+            yield box
+
+
+def _is_list_item(p) -> bool:
+    ppr = p.find(qn("w:pPr"))
+    if ppr is None:
+        return False
+    if ppr.find(qn("w:numPr")) is not None:
+        return True
+    style = ppr.find(qn("w:pStyle"))
+    return style is not None and "list" in (style.get(qn("w:val")) or "").lower()
+
+
+def _cell_text(tc) -> str:
+    # Nested tables are flattened into their cell, paragraph by paragraph.
+    return " ".join(" ".join(_paragraph_text(p).split()) for p in tc.iter(W_P)).strip()
+
+
+def _table_rows(tbl) -> list[str]:
+    """Rows as 'header: value; ...'. Cells are placed on the grid (gridSpan), and a
+    vertically merged cell repeats its value so every row stands on its own."""
+    rows: list[str] = []
+    header: list[str] | None = None
+    above: dict[int, str] = {}
+    for tr in tbl.iterchildren(W_TR):
+        grid: list[str] = []
+        for tc in tr.iter(W_TC):
+            if next(tc.iterancestors(W_TR)) is not tr:
+                continue  # a cell of a nested table
+            col = len(grid)
+            tcpr = tc.find(qn("w:tcPr"))
+            span, continued = 1, False
+            if tcpr is not None:
+                span_el = tcpr.find(qn("w:gridSpan"))
+                span = int(span_el.get(qn("w:val"), "1")) if span_el is not None else 1
+                vmerge = tcpr.find(qn("w:vMerge"))
+                continued = vmerge is not None and vmerge.get(qn("w:val"), "continue") == "continue"
+            text = above.get(col, "") if continued else _cell_text(tc)
+            above[col] = text
+            grid.extend([text] + [""] * (max(span, 1) - 1))
+        if not any(grid):
+            continue
+        if header is None:
+            header = _spread(grid)
+            rows.append("; ".join(dict.fromkeys(c for c in grid if c)))
+        else:
+            rows.append(render_row(header, grid))
+    return rows
+
+
+def _spread(header: list[str]) -> list[str]:
+    """A header cell spanning several columns names all of them."""
+    out, last = [], ""
+    for cell in header:
+        last = cell or last
+        out.append(cell or last)
+    return out
+
+
+def _headers_and_footers(document) -> tuple[list[str], list[str]]:
+    headers: dict[str, None] = {}
+    footers: dict[str, None] = {}
+    for section in document.sections:
+        for part, seen in ((section.header, headers), (section.first_page_header, headers),
+                           (section.even_page_header, headers), (section.footer, footers),
+                           (section.first_page_footer, footers), (section.even_page_footer, footers)):
+            if part.is_linked_to_previous:  # no content of its own (reading it would add one)
+                continue
+            collected = ParseResult()
+            _walk(part._element, collected, None)
+            for block in collected.blocks:
+                seen.setdefault(block.text)
+    return list(headers), list(footers)
+

@@ -389,3 +389,21 @@ def test_time_limit_turns_a_slow_file_into_a_clean_error(tmp_path):
         load_file(path, time_limit_s=-1)  # already past the deadline at the first page
     assert err.value.code == "corrupt"
     assert len(load_file(path)) == 2
+
+
+def test_pdf_lines_wrapped_by_the_page_width_are_joined_back(tmp_path):
+    """pypdf returns a line break wherever the page ran out of width; the chunker treats line
+    breaks as hard boundaries, so a wrapped sentence must come back whole."""
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    style = ParagraphStyle("b", fontName="STSong-Light", fontSize=11, leading=16, wordWrap="CJK")
+    sentence = "出差住宿费标准：一线城市每人每晚不超过六百元，其他城市每人每晚不超过四百元，超出部分由员工自行承担并不予报销。"
+    path = tmp_path / "wrapped.pdf"
+    SimpleDocTemplate(str(path), pagesize=A4).build(
+        [Paragraph("第五条 " + sentence, style), Paragraph("第六条 伙食补助每人每天一百元。", style)])
+    assert "\n" in PdfReader(str(path)).pages[0].extract_text().split("第六条")[0].strip()  # it did wrap
+    text = joined(load_file(path))
+    assert "第五条 " + sentence in text
+    assert "\n第六条" in text  # the next article still starts its own line

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 
 from pypdf import PasswordType, PdfReader
 from pypdf.generic import NameObject
@@ -33,13 +34,39 @@ def parse(data: bytes, ctx: ParseContext) -> ParseResult:
         except Exception:  # one damaged page must not lose the others
             failed += 1
             continue
-        result.add(text, page=number)
+        result.add(reflow_lines(text), page=number)
         result.add(_form_values(page), page=number)
     if not result.blocks:
         if failed == len(pages):
             raise ParseFailure("corrupt", "no page could be read")
         raise ParseFailure("scanned", f"{len(pages)} page(s), no text layer")
     return result
+
+
+# A PDF line break is usually where the page ran out of width, not where a sentence or item
+# ends; the sentence splitter treats line breaks as hard boundaries, so wrapped lines are
+# joined back. A line stays on its own when it ends a sentence or the next line starts an
+# item (第…条/章, 一、 (一) 1. • and the like), which keeps headings and lists apart.
+_LINE_ENDS = tuple("。！？；：.!?;:”」』）)")
+_ITEM_START = re.compile(r"^(第[一二三四五六七八九十百千零〇\d]+[条章节编款项]|[一二三四五六七八九十]+、|"
+                         r"[（(][一二三四五六七八九十\d]+[)）]|\d+(\.\d+)*[.、)]\s|[•·▪●○■\-–*]\s?)")
+_CJK_CHAR = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+def reflow_lines(text: str) -> str:
+    out: list[str] = []
+    for line in text.split("\n"):
+        line = line.strip()
+        prev = out[-1] if out else ""
+        if not line or not prev or prev.endswith(_LINE_ENDS) or _ITEM_START.match(line):
+            out.append(line)
+        elif prev.endswith("-") and line[:1].islower():
+            out[-1] = prev[:-1] + line  # a word hyphenated at the line end
+        elif _CJK_CHAR.match(prev[-1]) or _CJK_CHAR.match(line[0]):
+            out[-1] = prev + line  # Chinese has no space between words
+        else:
+            out[-1] = prev + " " + line
+    return "\n".join(out)
 
 
 def _open(data: bytes) -> PdfReader:

@@ -56,7 +56,8 @@ def cmd_ingest(args) -> int:
         counts = {}
         for res in results:
             counts[res.status] = counts.get(res.status, 0) + 1
-        print("; ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no files")
+        summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+        print(f"{len(results)} files: {summary}" if results else "no files")
     return 2 if missing or any(r.status == "error" for r in results) else 0
 
 

@@ -20,6 +20,7 @@ import jieba
 import numpy as np
 
 jieba.setLogLevel(logging.WARNING)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 log = logging.getLogger(__name__)
 
 # Words that carry no retrieval signal in either language (kept short on purpose: BM25's idf

@@ -1,0 +1,92 @@
+"""The `docchat` command, run as a real process on real files."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import require_shared
+from kb_helpers import SAMPLE_DATA
+
+
+def docchat(home: Path, *args: str, lang: str = "en") -> subprocess.CompletedProcess:
+    env = {**os.environ, "DOCCHAT_HOME": str(home), "DOCCHAT_LANG": lang}
+    return subprocess.run([sys.executable, "-m", "docchat.cli", *args], env=env, text=True,
+                          capture_output=True, timeout=900)
+
+
+def test_ingest_list_search_delete_round_trip(tmp_path):
+    home = tmp_path / "home"
+    out = docchat(home, "ingest", str(SAMPLE_DATA), "--json")
+    assert out.returncode == 0, out.stderr
+    results = json.loads(out.stdout)
+    assert {r["file"] for r in results} == {p.name for p in SAMPLE_DATA.iterdir()}
+    for r in results:
+        assert set(r) >= {"file", "status", "chunks", "pages", "error"}
+        assert r["status"] == "indexed" and r["chunks"] > 0 and r["error"] is None
+
+    again = json.loads(docchat(home, "ingest", str(SAMPLE_DATA), "--json").stdout)
+    assert {r["status"] for r in again} == {"unchanged"}
+
+    listed = json.loads(docchat(home, "list", "--json").stdout)
+    assert sorted(f["file"] for f in listed) == sorted(r["file"] for r in results)
+
+    hits = json.loads(docchat(home, "search", "试用期最长多久", "-k", "3", "--json").stdout)
+    assert len(hits) == 3
+    assert set(hits[0]) == {"source", "page", "text", "score", "chunk_id"}
+    assert hits[0]["source"] == "employee_handbook_zh.docx" and "六个月" in hits[0]["text"]
+
+    assert docchat(home, "delete", "employee_handbook_zh.docx").returncode == 0
+    hits = json.loads(docchat(home, "search", "试用期最长多久", "--json").stdout)
+    assert all(h["source"] != "employee_handbook_zh.docx" for h in hits)
+    missing = docchat(home, "delete", "no-such-file.pdf")
+    assert missing.returncode == 1 and "no-such-file.pdf" in missing.stderr
+
+
+def test_ingest_prints_one_line_per_file_in_the_users_language(tmp_path):
+    home = tmp_path / "home"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notes.txt").write_text("会议定于周五下午三点。", encoding="utf-8")
+    (docs / "scan.pdf").write_bytes(b"%PDF-1.4\n%broken")
+    out = docchat(home, "ingest", str(docs), lang="zh")
+    assert out.returncode == 2  # some file failed: scripts can tell
+    lines = [l for l in out.stdout.splitlines() if l.startswith(("indexed", "error"))]
+    assert len(lines) == 2
+    assert any(l.startswith("indexed") and "notes.txt" in l and "已收录" in l for l in lines)
+    assert any(l.startswith("error") and "scan.pdf" in l and "无法读取" in l for l in lines)
+
+
+def test_named_knowledge_bases_from_the_cli(tmp_path):
+    home = tmp_path / "home"
+    (tmp_path / "a.txt").write_text("Only in the HR base.", encoding="utf-8")
+    assert docchat(home, "ingest", str(tmp_path / "a.txt"), "--kb", "hr").returncode == 0
+    assert docchat(home, "kbs", "create", "legal").returncode == 0
+    assert docchat(home, "kbs", "list").stdout.split() == ["hr", "legal"]
+    assert json.loads(docchat(home, "list", "--kb", "legal", "--json").stdout) == []
+    assert docchat(home, "kbs", "delete", "legal").returncode == 0
+    assert docchat(home, "kbs", "list").stdout.split() == ["hr"]
+
+
+@pytest.mark.slow
+def test_ingest_the_shared_corpus_gives_a_correct_per_file_table(tmp_path):
+    corpus = require_shared("corpus")
+    manifest = [json.loads(l) for l in (corpus / "manifest.jsonl").read_text(encoding="utf-8").splitlines()]
+    home = tmp_path / "home"
+    files = [str(corpus / m["file"]) for m in manifest]
+    out = docchat(home, "ingest", *files, "--json")
+    results = {r["file"]: r for r in json.loads(out.stdout)}
+    assert set(results) == {m["file"] for m in manifest}
+    for m in manifest:
+        r = results[m["file"]]
+        if m["expect"] == "text":
+            assert r["status"] == "indexed" and r["chunks"] > 0, (m["file"], r)
+        else:
+            assert r["status"] == "error" and m["file"] in r["error"], (m["file"], r)
+    # what a correct loader must extract is searchable afterwards
+    hits = json.loads(docchat(home, "search", "东北电气发展股份有限公司 第一季度报告", "--json").stdout)
+    assert hits[0]["source"] == "zh_quarterly_report_22p.pdf" and hits[0]["page"] is not None

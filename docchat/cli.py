@@ -126,6 +126,66 @@ def cmd_kbs(args) -> int:
     return 0
 
 
+def _llm(args):
+    from llm.factory import make_llm
+    overrides = {"llm": args.llm} if args.llm else {}
+    return make_llm(get_settings(), **overrides)
+
+
+def cmd_ask(args) -> int:
+    llm = _llm(args)
+    if args.plain:
+        # A plain question straight to the model, no documents: checks a backend works.
+        text = "".join(_echo(piece, not args.json) for piece in llm.stream(args.question))
+        if args.json:
+            _print_json({"answer": text.strip(), "sources": [], "refused": False, "timings": {}})
+        else:
+            print()
+        return 0
+    from chains.grounded_answer import Answer, GroundedAnswerer
+    answerer = GroundedAnswerer(_kb(args), llm, k=args.k)
+    answer = Answer(args.question)
+    for piece in answerer.stream(args.question, answer):
+        _echo(piece, not args.json)
+    if args.json:
+        _print_json(answer.to_json())
+    else:
+        print()
+        _print_sources(answer)
+    return 0
+
+
+def _echo(piece: str, enabled: bool) -> str:
+    if enabled:
+        print(piece, end="", flush=True)
+    return piece
+
+
+def _print_sources(answer) -> None:
+    for n, hit in enumerate(answer.sources, 1):
+        page = f", p. {hit.page}" if hit.page else ""
+        print(f"  [{n}] {hit.source}{page}: {hit.text.replace(chr(10), ' ')[:120]}")
+
+
+def cmd_chat(args) -> int:
+    from chains.grounded_answer import Answer, GroundedAnswerer
+    answerer = GroundedAnswerer(_kb(args), _llm(args), k=args.k)
+    print("DocChat: ask about your documents (Ctrl-D to leave).")
+    while True:
+        try:
+            question = input("\n> ").strip()
+        except EOFError:
+            print()
+            return 0
+        if not question:
+            continue
+        answer = Answer(question)
+        for piece in answerer.stream(question, answer):
+            _echo(piece, True)
+        print()
+        _print_sources(answer)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="docchat", description="Chat with your documents.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
@@ -163,6 +223,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action="store_true")
     p.set_defaults(func=cmd_reindex)
 
+    p = with_kb(sub.add_parser("ask", help="answer one question from the documents"))
+    p.add_argument("question")
+    p.add_argument("--llm", choices=["gguf", "chatglm2", "openai"], default=None)
+    p.add_argument("-k", type=int, default=None)
+    p.add_argument("--plain", action="store_true", help="send the question to the model without documents")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ask)
+
+    p = with_kb(sub.add_parser("chat", help="ask questions in the terminal"))
+    p.add_argument("--llm", choices=["gguf", "chatglm2", "openai"], default=None)
+    p.add_argument("-k", type=int, default=None)
+    p.set_defaults(func=cmd_chat)
+
     p = sub.add_parser("kbs", help="list, create or delete knowledge bases")
     p.add_argument("action", choices=["list", "create", "delete"])
     p.add_argument("name", nargs="?")
@@ -179,13 +252,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "kbs" and args.action != "list" and not args.name:
         print("docchat kbs create|delete needs a NAME", file=sys.stderr)
         return 2
+    from llm.errors import ModelSetupError
     from vectorstore import KnowledgeBaseError, WriterBusy
     try:
         return args.func(args)
-    except (KnowledgeBaseError, WriterBusy) as err:
+    except (KnowledgeBaseError, WriterBusy, ModelSetupError) as err:
         msg = err.message(get_settings().lang) if hasattr(err, "message") else str(err)
         print(msg, file=sys.stderr)
         return 1
+    except Exception as err:  # a backend that is down, a prompt too long: one plain sentence
+        if type(err).__name__ in ("BackendUnavailable", "PromptTooLong", "UnknownBackend"):
+            print(str(err), file=sys.stderr)
+            return 1
+        raise
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(REPO_ROOT / "data", description="sample / shared documents folder")
     kb: str = Field("default", description="knowledge base used when none is named")
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server")
+    models_dir_override: Path | None = Field(
+        None, alias="DOCCHAT_MODELS_DIR", description="model cache, when not <home>/models")
     lang: Literal["zh", "en"] = Field("zh", description="language of messages shown to people")
 
     # --- ingestion -----------------------------------------------------------------------
@@ -74,7 +76,7 @@ class Settings(BaseSettings):
 
     @property
     def models_dir(self) -> Path:
-        return self.home / "models"
+        return self.models_dir_override or self.home / "models"
 
     @property
     def locks_dir(self) -> Path:

@@ -1,0 +1,84 @@
+"""Retrieve, then answer from the retrieved passages only, citing them as [n].
+
+This is the plain single-question path (CLI `ask`, terminal `chat`); follow-up rewriting,
+memory and the relevance floor are layered on top of it in the conversational chain.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from langchain_core.language_models.llms import LLM
+
+from vectorstore import Hit, KnowledgeBase
+
+from .language import question_language
+from .prompts import NOT_FOUND, grounded_prompt
+
+_CITATION = re.compile(r"\[(\d{1,2})\]")
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str = ""
+    sources: list[Hit] = field(default_factory=list)
+    refused: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "answer": self.text,
+            "sources": [{"source": h.source, "page": h.page, "text": h.text} for h in self.sources],
+            "refused": self.refused,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+
+def cited_sources(text: str, hits: list[Hit]) -> list[Hit]:
+    """The passages the answer actually cites, in order of first citation; numbers that point
+    to no passage are ignored."""
+    seen: list[int] = []
+    for match in _CITATION.finditer(text):
+        n = int(match.group(1))
+        if 1 <= n <= len(hits) and n not in seen:
+            seen.append(n)
+    return [hits[n - 1] for n in seen]
+
+
+class GroundedAnswerer:
+    def __init__(self, kb: KnowledgeBase, llm: LLM, k: int = 5):
+        self.kb, self.llm, self.k = kb, llm, k
+
+    def stream(self, question: str, answer: Answer | None = None) -> Iterator[str]:
+        """Yields answer text as it is generated; fills ``answer`` (text, sources, refused)."""
+        answer = answer if answer is not None else Answer(question)
+        lang = question_language(question)
+        start = time.perf_counter()
+        hits = self.kb.search(question, k=self.k)
+        answer.timings["retrieve_s"] = time.perf_counter() - start
+        if not hits:
+            answer.text, answer.refused = NOT_FOUND[lang], True
+            yield answer.text
+            return
+        prompt = grounded_prompt(question, hits, lang)
+        pieces = []
+        first = None
+        for piece in self.llm.stream(prompt):
+            if first is None:
+                first = time.perf_counter() - start
+            pieces.append(piece)
+            yield piece
+        answer.timings["first_token_s"] = first or 0.0
+        answer.timings["total_s"] = time.perf_counter() - start
+        answer.text = "".join(pieces).strip()
+        answer.sources = cited_sources(answer.text, hits)
+        answer.refused = NOT_FOUND[lang].rstrip("。.") in answer.text or not answer.sources
+
+    def ask(self, question: str) -> Answer:
+        answer = Answer(question)
+        for _ in self.stream(question, answer):
+            pass
+        return answer

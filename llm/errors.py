@@ -7,3 +7,7 @@ class ModelSetupError(RuntimeError):
 
     Raised instead of a raw traceback so a serving process can show it and keep running.
     """
+
+
+class BackendUnavailable(RuntimeError):
+    """The model server could not give an answer; the message says why and what to do."""

@@ -19,11 +19,9 @@ from langchain_core.outputs import GenerationChunk
 from langchain_openai import ChatOpenAI
 from pydantic import PrivateAttr
 
+from .errors import BackendUnavailable
+
 logger = logging.getLogger(__name__)
-
-
-class BackendUnavailable(RuntimeError):
-    """The model server could not give an answer; the message says why and what to do."""
 
 
 class OpenAICompatChat(LLM):

@@ -48,6 +48,24 @@ def cited_sources(text: str, hits: list[Hit]) -> list[Hit]:
     return [hits[n - 1] for n in seen]
 
 
+def _bigrams(text: str) -> set[str]:
+    text = re.sub(r"\s+", "", text.lower())
+    return {text[i:i + 2] for i in range(len(text) - 1)}
+
+
+def supporting_sources(text: str, hits: list[Hit], min_overlap: float = 0.5) -> list[Hit]:
+    """For an answer that cites nothing (small models often drop the [n] marks): the passages
+    that contain most of the answer's character bigrams, best first. Bigrams, not words,
+    because Chinese has no spaces and the answer often restates a number ("600元")."""
+    answer = _bigrams(_CITATION.sub("", text))
+    if not answer:
+        return []
+    scored = [(len(answer & _bigrams(h.text)) / len(answer), h) for h in hits]
+    best = max(score for score, _ in scored)
+    return [h for score, h in sorted(scored, key=lambda sh: -sh[0])
+            if score >= min_overlap and score >= best - 0.1][:2]
+
+
 class GroundedAnswerer:
     def __init__(self, kb: KnowledgeBase, llm: LLM, k: int = 5):
         self.kb, self.llm, self.k = kb, llm, k
@@ -74,8 +92,9 @@ class GroundedAnswerer:
         answer.timings["first_token_s"] = first or 0.0
         answer.timings["total_s"] = time.perf_counter() - start
         answer.text = "".join(pieces).strip()
-        answer.sources = cited_sources(answer.text, hits)
-        answer.refused = NOT_FOUND[lang].rstrip("。.") in answer.text or not answer.sources
+        answer.refused = NOT_FOUND[lang].rstrip("。.") in answer.text
+        if not answer.refused:
+            answer.sources = cited_sources(answer.text, hits) or supporting_sources(answer.text, hits)
 
     def ask(self, question: str) -> Answer:
         answer = Answer(question)

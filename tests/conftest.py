@@ -12,6 +12,11 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Tests use throw-away state folders but the model cache that `make setup` filled.
+if "DOCCHAT_MODELS_DIR" not in os.environ:
+    from docchat.settings import Settings
+    os.environ["DOCCHAT_MODELS_DIR"] = str(Settings().models_dir)
 SHARED = Path(os.environ.get("DOCCHAT_SHARED", REPO.parent / "shared"))
 
 

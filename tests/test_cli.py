@@ -90,3 +90,54 @@ def test_ingest_the_shared_corpus_gives_a_correct_per_file_table(tmp_path):
     # what a correct loader must extract is searchable afterwards
     hits = json.loads(docchat(home, "search", "东北电气发展股份有限公司 第一季度报告", "--json").stdout)
     assert hits[0]["source"] == "zh_quarterly_report_22p.pdf" and hits[0]["page"] is not None
+
+
+def _fast_model_env(home: Path) -> dict:
+    return {"DOCCHAT_GGUF_MODEL": "0.5b", "DOCCHAT_MAX_NEW_TOKENS": "64", "DOCCHAT_TEMPERATURE": "0"}
+
+
+def docchat_env(home: Path, extra: dict, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DOCCHAT_HOME": str(home), "DOCCHAT_LANG": "en", **extra}
+    return subprocess.run([sys.executable, "-m", "docchat.cli", *args], env=env, text=True,
+                          capture_output=True, timeout=900)
+
+
+@pytest.mark.slow
+def test_ask_plain_question_on_the_embedded_model(tmp_path):
+    out = docchat_env(tmp_path / "home", _fast_model_env(tmp_path), "ask", "--plain", "--llm", "gguf",
+                      "--json", "What is the capital of France? Answer in one word.")
+    assert out.returncode == 0, out.stderr
+    assert "paris" in json.loads(out.stdout)["answer"].lower()
+
+
+@pytest.mark.slow
+def test_ask_answers_from_the_documents_with_sources(tmp_path):
+    home = tmp_path / "home"
+    assert docchat(home, "ingest", str(SAMPLE_DATA)).returncode == 0
+    out = docchat_env(home, _fast_model_env(tmp_path), "ask", "--json", "出差住宿费一线城市每晚最多多少钱？")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert set(result) == {"answer", "sources", "refused", "timings"}
+    assert "600" in result["answer"] or "六百" in result["answer"]
+    assert result["sources"] and result["sources"][0]["source"] == "expense_policy_zh.pdf"
+    assert result["sources"][0]["page"] == 2 and "六百元" in result["sources"][0]["text"]
+
+
+def test_ask_on_chatglm2_with_a_release_folder(tmp_path):
+    fixture = require_shared("fixtures", "chatglm2-tiny")
+    out = docchat_env(tmp_path / "home", {"DOCCHAT_CHATGLM_PATH": str(fixture), "DOCCHAT_MAX_NEW_TOKENS": "8"},
+                      "ask", "--plain", "--llm", "chatglm2", "--json", "你好")
+    assert out.returncode == 0, out.stderr
+    assert isinstance(json.loads(out.stdout)["answer"], str)  # random tiny weights: any text
+
+
+def test_ask_with_bad_backends_gives_one_clear_sentence(tmp_path):
+    down = docchat_env(tmp_path / "home", {"DOCCHAT_OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+                                           "DOCCHAT_OPENAI_TIMEOUT": "3", "DOCCHAT_OPENAI_MAX_RETRIES": "0"},
+                       "ask", "--plain", "--llm", "openai", "hello")
+    assert down.returncode == 1 and "Traceback" not in down.stderr
+    assert "127.0.0.1:9" in down.stderr
+    missing = docchat_env(tmp_path / "home", {"DOCCHAT_CHATGLM_PATH": str(tmp_path / "nowhere")},
+                          "ask", "--plain", "--llm", "chatglm2", "hello")
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert "nowhere" in missing.stderr

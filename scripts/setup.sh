@@ -21,14 +21,19 @@ if [ -s scripts/apt-packages.txt ]; then
 fi
 
 [ -x $VENV/bin/python ] || $PY -m venv $VENV
-PIP="$VENV/bin/python -m pip --disable-pip-version-check"
+# This machine's pip config names a local index folder with missing entries; pip warns once per
+# package about it. The noise is dropped so real errors stay visible.
+pip_install() {
+  $VENV/bin/python -m pip --disable-pip-version-check install -q "$@" 2>&1 \
+    | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+}
 stamp=$VENV/.docchat-installed
 want=$(cat constraints.txt requirements.txt pyproject.toml | sha256sum | cut -c1-16)
 if [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
   # torch first, from the local CPU build, and constrained so nothing upgrades it to CUDA.
-  $PIP install -q -c constraints.txt torch==2.13.0
-  $PIP install -q -c constraints.txt -r requirements.txt
-  $PIP install -q --no-deps --no-build-isolation -e .
+  pip_install -c constraints.txt torch==2.13.0
+  pip_install -c constraints.txt -r requirements.txt
+  pip_install --no-deps --no-build-isolation -e .
   echo "$want" > $stamp
 fi
 

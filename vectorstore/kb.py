@@ -148,8 +148,12 @@ class KnowledgeBase:
             self.keyword.stored_generation() != self.catalog.generation)
         if not needs_work:
             return
-        with self.lock.hold():
-            to_finish = []
+        to_finish = []
+        with self.lock.try_hold() as free:
+            if not free:
+                # A writer is at work: its pending file is in flight, not crashed, and it
+                # rebuilds the keyword index when its batch ends. Nothing to repair.
+                return
             for rec in self.catalog.pending_files():
                 log.warning("rolling back an interrupted import of %s", rec.name)
                 self._remove(rec.sha256)

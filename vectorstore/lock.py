@@ -26,6 +26,19 @@ class WriterLock:
         self.timeout_s = timeout_s
 
     @contextmanager
+    def try_hold(self) -> Iterator[bool]:
+        """Holds the lock if it is free right now; yields whether it does."""
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            self._lock.release()
+
+    @contextmanager
     def hold(self) -> Iterator[None]:
         try:
             self._lock.acquire(timeout=0.05)

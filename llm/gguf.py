@@ -16,13 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models.llms import LLM
-from langchain_core.outputs import GenerationChunk
 from pydantic import Field
 
 from .errors import ModelSetupError
 from .gguf_models import SETUP_HINT, verify_file
+from .streaming import PieceStreamingLLM
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +101,7 @@ def unload_all() -> None:
 
 # --- the LangChain LLM -----------------------------------------------------------------------
 
-class GGUFChat(LLM):
+class GGUFChat(PieceStreamingLLM):
     """A GGUF chat model run in-process by llama.cpp.
 
     ``invoke(prompt)`` sends ``prompt`` as the user turn; ``system_prompt`` (if set) goes first.
@@ -179,30 +177,3 @@ class GGUFChat(LLM):
                         f"ask a shorter question or raise DOCCHAT_GGUF_CTX."
                     ) from exc
                 raise
-
-    def _call(
-        self,
-        prompt: str,
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> str:
-        pieces = []
-        for text in self._pieces(prompt, stop, **kwargs):
-            pieces.append(text)
-            if run_manager:
-                run_manager.on_llm_new_token(text)
-        return "".join(pieces)
-
-    def _stream(
-        self,
-        prompt: str,
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[GenerationChunk]:
-        for text in self._pieces(prompt, stop, **kwargs):
-            chunk = GenerationChunk(text=text)
-            if run_manager:
-                run_manager.on_llm_new_token(text, chunk=chunk)
-            yield chunk

@@ -12,19 +12,17 @@ import logging
 from typing import Any, Iterator
 
 import openai
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models.llms import LLM
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
-from langchain_core.outputs import GenerationChunk
 from langchain_openai import ChatOpenAI
 from pydantic import PrivateAttr
 
 from .errors import BackendUnavailable
+from .streaming import PieceStreamingLLM
 
 logger = logging.getLogger(__name__)
 
 
-class OpenAICompatChat(LLM):
+class OpenAICompatChat(PieceStreamingLLM):
     """Chat completions from an OpenAI-compatible server, exposed as a text-in/text-out LLM."""
 
     base_url: str = "http://127.0.0.1:8000/v1"
@@ -125,32 +123,6 @@ class OpenAICompatChat(LLM):
                 f"check that DOCCHAT_OPENAI_BASE_URL is an OpenAI-compatible /v1 endpoint."
             ) from exc
 
-    def _call(
-        self,
-        prompt: str,
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> str:
-        pieces = []
-        for text in self._pieces(prompt, stop, **kwargs):
-            pieces.append(text)
-            if run_manager:
-                run_manager.on_llm_new_token(text)
-        return "".join(pieces)
-
-    def _stream(
-        self,
-        prompt: str,
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[GenerationChunk]:
-        for text in self._pieces(prompt, stop, **kwargs):
-            chunk = GenerationChunk(text=text)
-            if run_manager:
-                run_manager.on_llm_new_token(text, chunk=chunk)
-            yield chunk
 
 
 def _short(text: str, limit: int = 160) -> str:

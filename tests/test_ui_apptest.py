@@ -1,0 +1,195 @@
+"""The web page's logic, driven through Streamlit's AppTest: real files, real knowledge base,
+real embedded model (0.5B for speed)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from ui.safety import safe_filename, safe_markdown  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "ui" / "app.py")
+PDF = REPO / "data" / "it_security_policy_en.pdf"
+DOCX = REPO / "data" / "employee_handbook_zh.docx"
+
+
+@pytest.fixture
+def app_env(tmp_path, monkeypatch):
+    """A fresh DocChat home; the fast, deterministic model."""
+    from docchat.settings import get_settings
+    monkeypatch.setenv("DOCCHAT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DOCCHAT_GGUF_MODEL", "0.5b")
+    monkeypatch.setenv("DOCCHAT_MAX_NEW_TOKENS", "64")
+    monkeypatch.setenv("DOCCHAT_TEMPERATURE", "0")
+    monkeypatch.setenv("DOCCHAT_LANG", "en")
+    get_settings.cache_clear()
+    yield tmp_path / "home"
+    get_settings.cache_clear()
+
+
+def start(page: str = "chat") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.session_state["page"] = page
+    return at.run()
+
+
+def upload(at: AppTest, *files: tuple[str, bytes]) -> AppTest:
+    at.file_uploader[0].set_value([(name, data, "application/octet-stream") for name, data in files]).run()
+    return at.button(key="upload_go").click().run()
+
+
+def messages(at: AppTest) -> list[str]:
+    return [e.value for kind in (at.success, at.info, at.error, at.warning) for e in kind]
+
+
+def ask(at: AppTest, question: str) -> AppTest:
+    return at.chat_input(key="question").set_value(question).run()
+
+
+def last_sources_label(at: AppTest) -> str:
+    """The sources line under the latest answer ("" when it cites nothing)."""
+    last = [m for m in at.chat_message if m.name == "assistant"][-1]
+    labels = [e.label for e in last.expander if e.label.startswith("Sources")]
+    return labels[-1] if labels else ""
+
+
+def test_upload_ask_delete_and_the_deleted_file_is_no_longer_cited(app_env):
+    at = start("kb")
+    assert not at.exception
+    upload(at, (PDF.name, PDF.read_bytes()), (DOCX.name, DOCX.read_bytes()))
+    assert not at.exception
+    shown = messages(at)
+    assert any(PDF.name in m and "indexed" in m and "passages" in m for m in shown), shown
+    assert any(DOCX.name in m and "indexed" in m for m in shown), shown
+    assert (app_env / "uploads" / "default" / PDF.name).is_file()
+    names = at.dataframe[0].value.iloc[:, 0].tolist()
+    assert sorted(names) == sorted([PDF.name, DOCX.name])
+
+    at.radio(key="page").set_value("chat").run()
+    ask(at, "How long must passwords be?")
+    assert not at.exception
+    label = last_sources_label(at)
+    assert PDF.name in label and "page" in label, label
+    assert any("[1]" in m.value for m in at.markdown), "the quoted passage is shown under the answer"
+
+    at.radio(key="page").set_value("kb").run()
+    at.selectbox(key="doc_to_delete").set_value(PDF.name).run()
+    at.button(key="delete_doc").click().run()
+    assert not at.exception
+    assert at.dataframe[0].value.iloc[:, 0].tolist() == [DOCX.name]
+
+    at.radio(key="page").set_value("chat").run()
+    at.slider(key="top_k").set_value(2).run()  # the sidebar's top-k reaches the retriever
+    ask(at, "How long must passwords be?")
+    assert not at.exception
+    label = last_sources_label(at)
+    assert PDF.name not in label
+    assert not label or int(label.split("(")[1].split(")")[0]) <= 2, label
+    assert len([m for m in at.chat_message if m.name == "assistant"]) == 2
+
+
+def test_a_broken_pdf_shows_one_plain_message_and_no_traceback(app_env):
+    at = start("kb")
+    upload(at, ("broken.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog >>\nthis is not a real pdf"))
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "broken.pdf" in errors[0] and "could not read" in errors[0], errors
+    assert "Traceback" not in errors[0]
+    assert not at.dataframe  # nothing was added
+
+
+def test_a_file_over_our_size_limit_is_refused_before_it_is_stored(app_env, monkeypatch):
+    monkeypatch.setenv("DOCCHAT_MAX_FILE_MB", "0.001")
+    at = start("kb")
+    upload(at, ("big.txt", b"x" * 5000))
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "too large" in errors[0]
+    assert not (app_env / "uploads" / "default" / "big.txt").exists()
+
+
+def test_first_run_welcome_loads_the_samples_then_offers_sample_questions(app_env, monkeypatch):
+    monkeypatch.setenv("DOCCHAT_LANG", "zh")
+    at = start("chat")
+    assert "空的" in at.info[0].value
+    at.button(key="load_samples").click().run()
+    assert not at.exception
+    at.run()
+    labels = [b.label for b in at.button]
+    assert "出差住宿费一线城市每晚最多多少钱？" in labels
+
+
+def test_choosing_a_backend_that_is_not_set_up_gives_one_plain_sentence(app_env):
+    at = start("kb")
+    upload(at, (DOCX.name, DOCX.read_bytes()))
+    at.radio(key="page").set_value("chat").run()
+    # No DOCCHAT_CHATGLM_PATH here: choosing ChatGLM2 in the sidebar is a setup error.
+    at.selectbox(key="backend").set_value("chatglm2").run()
+    ask(at, "试用期多长？")
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "DOCCHAT_CHATGLM_PATH" in errors[0] and "administrator" in errors[0]
+
+
+def test_the_language_switch_changes_the_page_words(app_env):
+    at = start("kb")
+    assert at.header[0].value.startswith("Knowledge base")
+    at.radio(key="lang").set_value("zh").run()
+    assert at.header[0].value.startswith("知识库")
+
+
+def test_an_optional_password_guards_the_page(app_env):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["password"] = "demo-pass"
+    at.run()
+    assert not at.sidebar.radio and not at.file_uploader  # nothing but the sign-in form
+    at.text_input(key="password_given").input("wrong")  # a form: sent with its button
+    at.button[0].click().run()
+    assert "not right" in at.error[0].value
+    at.text_input(key="password_given").input("demo-pass")
+    at.button[0].click().run()
+    assert at.radio(key="page").value == "chat" and not at.error
+
+
+def test_create_and_delete_a_knowledge_base(app_env):
+    at = start("kb")
+    at.text_input[0].input("projects")
+    at.button(key="FormSubmitter:create_kb-Create").click().run()
+    assert not at.exception
+    assert at.selectbox(key="kb_name").value == "projects"
+    assert "projects" in at.selectbox(key="kb_name").options
+    at.checkbox(key="delete_kb_sure_projects").check().run()
+    at.button(key="delete_kb").click().run()
+    assert "projects" not in at.selectbox(key="kb_name").options
+    assert at.selectbox(key="kb_name").value == "default"
+    assert any("Deleted" in m.value for m in at.success)
+
+
+def test_answers_wait_in_line_and_a_leaver_frees_its_place():
+    from ui.state import AnswerQueue
+    q = AnswerQueue()
+    first, second, third = q.join(), q.join(), q.join()
+    assert q.wait(first, 0) == 0 and q.wait(second, 0) == 1 and q.wait(third, 0) == 2
+    q.leave(second)  # gave up waiting (page closed)
+    assert q.wait(third, 0) == 1
+    q.leave(first)
+    assert q.wait(third, 0) == 0
+
+
+def test_upload_names_are_sanitised():
+    assert safe_filename("../../etc/passwd") == "passwd"
+    assert safe_filename("C:\\Users\\me\\报告 2024.docx") == "报告 2024.docx"
+    assert safe_filename("CON.txt") == "upload_CON.txt"
+    assert safe_filename('a<b>:"c".pdf') == "a_b___c_.pdf"
+    assert safe_filename("...") == "upload"
+    assert len(safe_filename("长" * 300 + ".pdf").encode()) <= 200
+
+
+def test_model_output_renders_no_html_images_or_links():
+    out = safe_markdown('ok ![x](http://e.com/t.png) [click](https://evil.com) <img src=x> '
+                        'https://evil.com/a <http://b.c> [1]\n[r]: http://ref.example')
+    assert "](" not in out and "<img" not in out and "ref.example" not in out
+    assert "`https://evil.com/a`" in out and "[1]" in out and "click" in out

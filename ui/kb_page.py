@@ -1,0 +1,127 @@
+"""Knowledge-base page: upload, documents table, delete, re-index, refresh, manage bases."""
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from . import state
+from .errors import friendly_errors
+from .i18n import t
+from .ingest_view import ingest_one, run_batch, show_result
+from .safety import safe_filename
+from .uploads import MAX_FILES_PER_UPLOAD, UPLOAD_TYPES, save_upload, upload_folder
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{max(n, 1) / 1024:.0f} KB"
+
+
+def render() -> None:
+    lang, kb_name = st.session_state.lang, st.session_state.kb_name
+    st.header(t("kb_title", lang, kb=kb_name))
+    with friendly_errors(lang):
+        kb = state.get_kb(kb_name)
+        _upload_section(kb, lang)
+        _documents_section(kb, lang)
+        _folder_section(kb, lang)
+    _manage_section(lang, kb_name)
+
+
+def _upload_section(kb, lang: str) -> None:
+    s = state.settings()
+    round_ = st.session_state.setdefault("upload_round", 0)
+    files = st.file_uploader(
+        t("upload_label", lang), type=UPLOAD_TYPES, accept_multiple_files=True,
+        key=f"uploader_{round_}",
+        help=t("upload_help", lang, formats=", ".join(UPLOAD_TYPES), mb=f"{s.max_file_mb:g}",
+               n=MAX_FILES_PER_UPLOAD))
+    if files and st.button(t("upload_button", lang), type="primary", key="upload_go"):
+        if len(files) > MAX_FILES_PER_UPLOAD:
+            st.warning(t("too_many_files", lang, n=MAX_FILES_PER_UPLOAD))
+            files = files[:MAX_FILES_PER_UPLOAD]
+        folder = upload_folder(s.uploads_dir, kb.name)
+        messages = []
+        for f in files:
+            name = safe_filename(f.name)
+            if f.size > s.max_file_bytes:
+                # Our own limit, before anything is written (Streamlit's maxUploadSize is the outer one).
+                messages.append(("error", t("too_big", lang, name=name, size=f"{f.size / 1048576:.1f}",
+                                             mb=f"{s.max_file_mb:g}")))
+                _show_upload_result(messages[-1], lang)
+                continue
+            path = save_upload(folder, name, f.getvalue())
+            messages.append(ingest_one(kb, path, name, lang))
+            _show_upload_result(messages[-1], lang)
+        st.session_state.upload_results = messages
+        st.session_state.upload_round = round_ + 1  # an empty uploader on the next run
+        return
+    # The last upload's results stay on screen until the next upload or delete.
+    for item in st.session_state.get("upload_results", []):
+        _show_upload_result(item, lang)
+
+
+def _show_upload_result(item, lang: str) -> None:
+    if isinstance(item, tuple):
+        st.error(item[1], icon="⚠️")
+    else:
+        show_result(item, lang)
+
+
+def _documents_section(kb, lang: str) -> None:
+    files = kb.files()
+    st.subheader(t("docs_title", lang, n=len(files)))
+    if not files:
+        st.caption(t("no_docs", lang))
+        return
+    st.dataframe(
+        [{t("col_name", lang): f.name, t("col_pages", lang): str(f.pages) if f.pages else "—",
+          t("col_passages", lang): f.chunks,
+          t("col_added", lang): dt.datetime.fromtimestamp(f.added_at).strftime("%Y-%m-%d %H:%M"),
+          t("col_size", lang): _size(f.size)} for f in files],
+        hide_index=True, width="stretch")
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    names = sorted({f.name for f in files})
+    chosen = left.selectbox(t("choose_doc", lang), names, key="doc_to_delete")
+    if right.button(t("delete_doc", lang), key="delete_doc"):
+        removed = kb.delete(chosen)
+        st.session_state.upload_results = []
+        st.session_state.flash = "\n\n".join(t("deleted", lang, name=r.file) for r in removed)
+        st.rerun()
+
+
+def _folder_section(kb, lang: str) -> None:
+    data_dir = state.settings().data_dir
+    left, right = st.columns(2)
+    if left.button(t("sync", lang), help=t("sync_help", lang, folder=str(data_dir)), key="sync"):
+        results = run_batch(t("sync", lang), lambda report: kb.sync(data_dir, progress=report), lang)
+        changed = [r for r in results if r.status != "unchanged"]
+        for r in changed:
+            show_result(r, lang)
+        if not changed:
+            st.info(t("nothing_changed", lang))
+    if right.button(t("reindex", lang), key="reindex"):
+        results = run_batch(t("reindex", lang), lambda report: kb.reindex(progress=report), lang)
+        for r in results:
+            if r.status == "error":
+                show_result(r, lang)
+        st.success(t("reindex_done", lang, n=len(results)))
+
+
+def _manage_section(lang: str, kb_name: str) -> None:
+    with st.expander(t("manage_kbs", lang)):
+        with st.form("create_kb", clear_on_submit=True, border=False):
+            name = st.text_input(t("new_kb_name", lang), max_chars=100)
+            if st.form_submit_button(t("create_kb", lang)) and name.strip():
+                with friendly_errors(lang):
+                    state.get_kb(name.strip())
+                    st.session_state.switch_kb = name.strip()
+                    st.session_state.flash = t("kb_created", lang, kb=name.strip())
+                    st.rerun()
+        sure = st.checkbox(t("delete_kb_confirm", lang, kb=kb_name), key=f"delete_kb_sure_{kb_name}")
+        if st.button(t("delete_kb", lang), disabled=not sure, key="delete_kb"):
+            with friendly_errors(lang):
+                state.drop_knowledge_base(kb_name)
+                st.session_state.switch_kb = state.settings().kb
+                st.session_state.flash = t("kb_deleted", lang, kb=kb_name)
+                st.rerun()

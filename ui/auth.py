@@ -1,7 +1,7 @@
 """Optional password for demos on a LAN; off unless one is set.
 
-Read from Streamlit secrets (`.streamlit/secrets.toml`: password = "...") or, once the settings
-grow one, `settings.ui_password` (DOCCHAT_UI_PASSWORD). No password set: the page is open,
+Read from Streamlit secrets (`.streamlit/secrets.toml`: password = "...") or
+`settings.ui_password` (DOCCHAT_UI_PASSWORD). No password set: the page is open,
 which is right for the default bind address 127.0.0.1."""
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def configured_password() -> str | None:
         secret = st.secrets.get("password")
     except Exception:  # noqa: BLE001 - no secrets file at all is the normal case
         secret = None
-    return secret or getattr(state.settings(), "ui_password", None) or None
+    return secret or state.settings().ui_password or None
 
 
 def signed_in(lang: str) -> bool:

@@ -19,10 +19,12 @@ class Hit:
         return {k: out[k] for k in ("source", "page", "text", "score", "chunk_id")}
 
 
-def reciprocal_rank_fusion(rankings: list[list[str]], k: int = 60) -> list[tuple[str, float]]:
-    """Fuse ranked id lists: score(id) = sum 1 / (k + rank). k=60 as in Cormack et al. (2009)."""
+def reciprocal_rank_fusion(rankings: list[list[str]], k: int = 60,
+                           weights: list[float] | None = None) -> list[tuple[str, float]]:
+    """Fuse ranked id lists: score(id) = sum w / (k + rank), w = 1 unless weighted.
+    k=60 as in Cormack et al. (2009)."""
     scores: dict[str, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings)):
         for rank, cid in enumerate(ranking, start=1):
-            scores[cid] = scores.get(cid, 0.0) + 1.0 / (k + rank)
+            scores[cid] = scores.get(cid, 0.0) + weight / (k + rank)
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))

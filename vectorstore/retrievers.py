@@ -25,6 +25,12 @@ Fusion. Plain RRF (k=60, equal weights, 30 candidates a side) is the default: on
 no pool size, RRF weight or constant, and no score fusion (``fusion="score"``) gave a better
 recall@5 (bench/eval_rag.py, "variants"); score fusion with equal weights ties on recall and
 is 0.017 better on MRR@10, about one question in 72, so it stays an option, not the default.
+
+Reranking (optional, off by default). ``reranker`` is any object with
+``rerank(query, hits) -> hits`` (``vectorstore.rerank.CrossEncoderReranker``, from a local
+cross-encoder folder). When set, the best ``rerank_pool`` fused candidates are reordered by it
+before the top-k cut, and each hit's ``score`` becomes the reranker's score. The relevance
+floor is still decided on the dense similarity, before reranking.
 """
 from __future__ import annotations
 
@@ -90,6 +96,8 @@ class HybridRetriever(BaseRetriever):
     rrf_k: int = RRF_K
     fusion: str = "rrf"  # "rrf" (rank fusion) | "score" (weighted sum of scaled scores)
     dense_weight: float = 0.5  # for fusion="score"
+    reranker: Any = None  # e.g. vectorstore.rerank.CrossEncoderReranker; None = off
+    rerank_pool: int = 20  # fused candidates the reranker reorders before the top-k cut
 
     # --- public ----------------------------------------------------------------------------
     def retrieve_hits(self, query: str) -> list[Hit]:
@@ -141,18 +149,26 @@ class HybridRetriever(BaseRetriever):
             keyword = self.kb.search(query, k=size, mode="keyword", sources=self.sources, pool=size)
         if floor and self.off_topic(dense[0].score if dense else None, bool(keyword)):
             return []
+        # With a reranker, a wider pool is cut to k only after it has reordered it.
+        cut = max(k, self.rerank_pool) if self.reranker is not None else k
         if self.mode == "dense":
-            return dense[:k]
+            return self._rerank(query, dense[:cut], k)
         if self.mode == "keyword":
-            return keyword[:k]
+            return self._rerank(query, keyword[:cut], k)
         by_id = {h.chunk_id: h for h in keyword} | {h.chunk_id: h for h in dense}
         keyword = keyword[: self.keyword_pool or pool]
         if self.fusion == "score":
-            fused = weighted_score_fusion(dense, keyword, self.dense_weight)[:k]
+            fused = weighted_score_fusion(dense, keyword, self.dense_weight)[:cut]
         else:
             fused = reciprocal_rank_fusion([[h.chunk_id for h in dense], [h.chunk_id for h in keyword]],
-                                           self.rrf_k, list(self.weights))[:k]
-        return [replace(by_id[cid], score=round(score, 6)) for cid, score in fused]
+                                           self.rrf_k, list(self.weights))[:cut]
+        return self._rerank(query, [replace(by_id[cid], score=round(score, 6)) for cid, score in fused], k)
+
+    def _rerank(self, query: str, hits: list[Hit], k: int) -> list[Hit]:
+        """The reranker's order of the candidate pool (when one is set), cut to k."""
+        if self.reranker is None or len(hits) < 2:
+            return hits[:k]
+        return list(self.reranker.rerank(query, hits))[:k]
 
     def _expand(self, hits: list[Hit]) -> list[tuple[Hit, list[str]]]:
         """Each hit widened by its neighbours of the same page; hits already covered skipped."""

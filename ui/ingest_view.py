@@ -30,10 +30,15 @@ def progress_reporter(lang: str) -> Callable[[str, str, float], None]:
     return report
 
 
-def ingest_one(kb: KnowledgeBase, path: Path, name: str, lang: str) -> IngestResult:
-    """Progress while the file is worked on; then the box goes, and the caller shows the result."""
+def ingest_one(kb: KnowledgeBase, path: Path, name: str, lang: str,
+               position: tuple[int, int] | None = None) -> IngestResult:
+    """Progress while the file is worked on; then the box goes, and the caller shows the result.
+    ``position``: (this file's number, files in the upload), shown when there are several.
+    The caller refreshes the keyword index once the whole upload is done."""
     slot = st.empty()
-    with slot.status(t("working_on", lang, name=name), expanded=True):
+    label = (t("working_on_n", lang, name=name, i=position[0], n=position[1])
+             if position and position[1] > 1 else t("working_on", lang, name=name))
+    with slot.status(label, expanded=True):
         result = kb.ingest_file(path, display_name=name, progress=progress_reporter(lang))
     slot.empty()
     return result

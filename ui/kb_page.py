@@ -10,7 +10,7 @@ from .errors import friendly_errors
 from .i18n import t
 from .ingest_view import ingest_one, run_batch, show_result
 from .safety import safe_filename
-from .uploads import MAX_FILES_PER_UPLOAD, UPLOAD_TYPES, save_upload, upload_folder
+from .uploads import UPLOAD_TYPES, save_upload, upload_folder
 
 
 def _size(n: int) -> str:
@@ -20,6 +20,7 @@ def _size(n: int) -> str:
 def render() -> None:
     lang, kb_name = st.session_state.lang, st.session_state.kb_name
     st.header(t("kb_title", lang, kb=kb_name))
+    _show_action_results(lang)
     with friendly_errors(lang):
         kb = state.get_kb(kb_name)
         _upload_section(kb, lang)
@@ -35,14 +36,14 @@ def _upload_section(kb, lang: str) -> None:
         t("upload_label", lang), type=UPLOAD_TYPES, accept_multiple_files=True,
         key=f"uploader_{round_}",
         help=t("upload_help", lang, formats=", ".join(UPLOAD_TYPES), mb=f"{s.max_file_mb:g}",
-               n=MAX_FILES_PER_UPLOAD))
+               n=s.max_files_per_upload))
     if files and st.button(t("upload_button", lang), type="primary", key="upload_go"):
-        if len(files) > MAX_FILES_PER_UPLOAD:
-            st.warning(t("too_many_files", lang, n=MAX_FILES_PER_UPLOAD))
-            files = files[:MAX_FILES_PER_UPLOAD]
+        if len(files) > s.max_files_per_upload:
+            st.warning(t("too_many_files", lang, n=s.max_files_per_upload))
+            files = files[:s.max_files_per_upload]
         folder = upload_folder(s.uploads_dir, kb.name)
         messages = []
-        for f in files:
+        for i, f in enumerate(files, 1):
             name = safe_filename(f.name)
             if f.size > s.max_file_bytes:
                 # Our own limit, before anything is written (Streamlit's maxUploadSize is the outer one).
@@ -51,7 +52,13 @@ def _upload_section(kb, lang: str) -> None:
                 _show_upload_result(messages[-1], lang)
                 continue
             path = save_upload(folder, name, f.getvalue())
-            messages.append(ingest_one(kb, path, name, lang))
+            messages.append(ingest_one(kb, path, name, lang, position=(i, len(files))))
+            _show_upload_result(messages[-1], lang)
+        # ingest_file leaves the keyword index to its caller: one rebuild for the whole upload,
+        # without which the new files would be found by meaning but not by their words.
+        kb.refresh_keyword_index()
+        if len(messages) > 1:
+            messages.append(("summary", _summary(messages, lang)))
             _show_upload_result(messages[-1], lang)
         st.session_state.upload_results = messages
         st.session_state.upload_round = round_ + 1  # an empty uploader on the next run
@@ -61,9 +68,19 @@ def _upload_section(kb, lang: str) -> None:
         _show_upload_result(item, lang)
 
 
+def _summary(messages: list, lang: str) -> str:
+    results = [m for m in messages if not isinstance(m, tuple)]
+    ok = sum(r.status in ("indexed", "updated") for r in results)
+    same = sum(r.status in ("unchanged", "duplicate") for r in results)
+    return t("upload_summary", lang, n=len(messages), ok=ok, same=same, bad=len(messages) - ok - same)
+
+
 def _show_upload_result(item, lang: str) -> None:
     if isinstance(item, tuple):
-        st.error(item[1], icon="⚠️")
+        if item[0] == "summary":
+            st.info(item[1], icon="📋")
+        else:
+            st.error(item[1], icon="⚠️")
     else:
         show_result(item, lang)
 
@@ -80,9 +97,12 @@ def _documents_section(kb, lang: str) -> None:
           t("col_added", lang): dt.datetime.fromtimestamp(f.added_at).strftime("%Y-%m-%d %H:%M"),
           t("col_size", lang): _size(f.size)} for f in files],
         hide_index=True, width="stretch")
-    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    left, middle, right = st.columns([3, 1, 1], vertical_alignment="bottom")
     names = sorted({f.name for f in files})
     chosen = left.selectbox(t("choose_doc", lang), names, key="doc_to_delete")
+    if middle.button(t("reindex_doc", lang), key="reindex_doc"):
+        _done(run_batch(t("reindex_doc", lang),
+                        lambda report: kb.reindex(progress=report, names=[chosen]), lang))
     if right.button(t("delete_doc", lang), key="delete_doc"):
         removed = kb.delete(chosen)
         st.session_state.upload_results = []
@@ -92,20 +112,34 @@ def _documents_section(kb, lang: str) -> None:
 
 def _folder_section(kb, lang: str) -> None:
     data_dir = state.settings().data_dir
+    pending = kb.reindex_pending()
+    if pending:
+        st.warning(t("reindex_pending_kb", lang), icon="🔄")
     left, right = st.columns(2)
     if left.button(t("sync", lang), help=t("sync_help", lang, folder=str(data_dir)), key="sync"):
         results = run_batch(t("sync", lang), lambda report: kb.sync(data_dir, progress=report), lang)
         changed = [r for r in results if r.status != "unchanged"]
-        for r in changed:
-            show_result(r, lang)
-        if not changed:
-            st.info(t("nothing_changed", lang))
-    if right.button(t("reindex", lang), key="reindex"):
+        _done(changed or [("info", t("nothing_changed", lang))])
+    if right.button(t("reindex", lang), key="reindex", type="primary" if pending else "secondary"):
         results = run_batch(t("reindex", lang), lambda report: kb.reindex(progress=report), lang)
-        for r in results:
-            if r.status == "error":
-                show_result(r, lang)
-        st.success(t("reindex_done", lang, n=len(results)))
+        failed = [r for r in results if r.status == "error"]
+        _done([*failed, ("success", t("reindex_done", lang, n=len(results) - len(failed)))])
+
+
+def _done(items: list) -> None:
+    """Shows an action's results on a fresh page: the table and the sidebar drawn again, so
+    neither still shows the state from before the action."""
+    st.session_state.upload_results = []
+    st.session_state.action_results = items
+    st.rerun()
+
+
+def _show_action_results(lang: str) -> None:
+    for item in st.session_state.pop("action_results", []):
+        if isinstance(item, tuple):
+            (st.success if item[0] == "success" else st.info)(item[1], icon="✅" if item[0] == "success" else "ℹ️")
+        else:
+            show_result(item, lang)
 
 
 def _manage_section(lang: str, kb_name: str) -> None:

@@ -1,12 +1,18 @@
 """Sidebar: page, knowledge base, and the settings the chain really uses."""
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
 from llm.factory import BACKENDS
 
 from . import state
+from .errors import friendly_errors
 from .i18n import LANGS, t
+from .ingest_view import run_batch, show_result
+
+log = logging.getLogger("docchat.ui")
 
 
 def render() -> str:
@@ -29,4 +35,70 @@ def render() -> str:
         st.slider(t("temperature", lang), 0.0, 1.5, step=0.05, key="temperature",
                   help=t("temperature_help", lang))
         st.slider(t("top_k", lang), 1, 20, key="top_k", help=t("top_k_help", lang))
+        kb = _open_kb(s.kb_name)
+        if kb is not None:
+            with friendly_errors(lang):
+                _chunking(kb, lang)
+    # Outside the (folded) settings: a pending re-index must be seen without looking for it.
+    if kb is not None:
+        with sb, friendly_errors(lang):
+            _reindex_note(kb, lang)
     return page
+
+
+def _open_kb(name: str):
+    """The chosen knowledge base, or None when it cannot be opened (the page itself then says
+    why, in one plain sentence; saying it here too would only repeat it)."""
+    try:
+        return state.get_kb(name)
+    except Exception:  # noqa: BLE001
+        log.warning("knowledge base %s could not be opened for the sidebar", name, exc_info=True)
+        return None
+
+
+def _chunking(kb, lang: str) -> None:
+    """Sentences per passage and overlap of the chosen knowledge base: saved in it (every
+    process uses them for new files), applied to the files already there by a re-index."""
+    s, saved = st.session_state, kb.chunk_settings()
+    key_n, key_k, key_seen = (f"chunk_sentences:{kb.name}", f"chunk_overlap:{kb.name}",
+                              f"chunking_seen:{kb.name}")
+    # Keys per knowledge base (switching base shows that base's values); reloaded when the
+    # stored values changed since this page last showed them (another user, the CLI).
+    if s.get(key_seen) != saved.tag or key_n not in s or key_k not in s:
+        s[key_n], s[key_k], s[key_seen] = saved.sentences, saved.overlap, saved.tag
+    st.divider()
+    st.markdown(f"**{t('chunking_title', lang, kb=kb.name)}**")
+    n = int(st.number_input(t("chunk_sentences", lang), min_value=1, max_value=20, step=1,
+                            key=key_n, help=t("chunk_sentences_help", lang)))
+    k = int(st.number_input(t("chunk_overlap", lang), min_value=0, max_value=19, step=1,
+                            key=key_k, help=t("chunk_overlap_help", lang)))
+    if k >= n:
+        st.error(t("chunking_invalid", lang, n=n, k=k), icon="⚠️")
+    elif (n, k) != (saved.sentences, saved.overlap):
+        st.caption(t("chunking_unsaved", lang))
+        if st.button(t("chunking_save", lang), type="primary", key="chunking_save"):
+            kb.set_chunking(n, k)
+            st.session_state.flash = t("chunking_saved", lang, n=n, k=k)
+            st.rerun()
+    elif not kb.reindex_pending():
+        st.caption(t("chunking_applied", lang, n=n, k=k))
+
+
+def _reindex_note(kb, lang: str) -> None:
+    """When the stored files are still split the old way: say so, and offer to fix it now."""
+    saved, stale = kb.chunk_settings(), kb.files_to_reindex()
+    if not stale:
+        return
+    st.warning(t("reindex_pending", lang, n=saved.sentences, k=saved.overlap, files=len(stale)), icon="🔄")
+    if st.button(t("reindex_apply", lang), type="primary", key="reindex_apply"):
+        names = sorted({r.name for r in stale})  # only what the change concerns
+        results = run_batch(t("reindex", lang),
+                            lambda report: kb.reindex(progress=report, names=names), lang)
+        failed = [r for r in results if r.status == "error"]
+        for r in failed:
+            show_result(r, lang)
+        if failed:
+            st.success(t("reindex_done", lang, n=len(results) - len(failed)))
+        else:
+            st.session_state.flash = t("reindex_done", lang, n=len(results))
+            st.rerun()

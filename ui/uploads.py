@@ -13,7 +13,6 @@ from .safety import safe_filename
 # The formats loaders/ can read (loaders.SUPPORTED_FORMATS; ui does not import loaders).
 UPLOAD_TYPES = ["pdf", "docx", "doc", "pptx", "xlsx", "xls", "csv", "html", "htm", "md",
                 "markdown", "txt", "eml", "epub", "rtf", "odt"]
-MAX_FILES_PER_UPLOAD = 20
 
 
 def upload_folder(uploads_dir: Path, kb_name: str) -> Path:

@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS files (
     pages    INTEGER,
     chunks   INTEGER NOT NULL DEFAULT 0,
     added_at REAL NOT NULL,
-    state    TEXT NOT NULL CHECK (state IN ('pending', 'ready'))
+    state    TEXT NOT NULL CHECK (state IN ('pending', 'ready')),
+    chunking TEXT
 );
 CREATE INDEX IF NOT EXISTS files_path ON files(path);
 CREATE INDEX IF NOT EXISTS files_name ON files(name);
@@ -51,6 +52,7 @@ class FileRecord:
     chunks: int
     added_at: float
     state: str
+    chunking: str | None = None  # ChunkSettings.tag the file was cut with
 
 
 @dataclass(frozen=True)
@@ -63,13 +65,40 @@ class ChunkRecord:
     tokens: str  # keyword tokens joined by "\t"
 
 
+@dataclass(frozen=True)
+class ChunkSettings:
+    """How one knowledge base cuts its files: ``sentences`` per chunk, ``overlap`` shared with the
+    next chunk."""
+    sentences: int
+    overlap: int
+
+    @property
+    def tag(self) -> str:
+        """Recorded with each file, so a file cut with other settings can be told apart."""
+        return f"{self.sentences}/{self.overlap}"
+
+    @classmethod
+    def from_tag(cls, tag: str) -> "ChunkSettings":
+        sentences, overlap = tag.split("/")
+        return cls(int(sentences), int(overlap))
+
+
 class Catalog:
+    # Knowledge-base setting kept in ``meta``: the chunking every ingest into it uses now.
+    CHUNKING = "chunking"
+
     def __init__(self, db_file: Path):
         db_file.parent.mkdir(parents=True, exist_ok=True)
+        self._file = db_file
         self._db = sqlite3.connect(str(db_file), timeout=60, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        if "chunking" not in {row[1] for row in self._db.execute("PRAGMA table_info(files)")}:
+            try:  # a catalog from before per-file chunking records
+                self._db.execute("ALTER TABLE files ADD COLUMN chunking TEXT")
+            except sqlite3.OperationalError:
+                pass  # another process added it just now
 
     def close(self) -> None:
         self._db.close()
@@ -81,6 +110,32 @@ class Catalog:
 
     def set_meta(self, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # --- knowledge-base settings -----------------------------------------------------------
+    def chunk_settings(self) -> ChunkSettings | None:
+        """The chunking every ingest into this knowledge base uses (None before the first open)."""
+        tag = self.get_meta(self.CHUNKING)
+        return ChunkSettings.from_tag(tag) if tag else None
+
+    def init_chunk_settings(self, default: ChunkSettings) -> None:
+        """First open: the defaults become this knowledge base's own setting (unless another
+        process was first); files stored before files recorded their chunking were cut with it."""
+        self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (self.CHUNKING, default.tag))
+        self._db.execute("UPDATE files SET chunking=? WHERE chunking IS NULL", (default.tag,))
+
+    def set_chunk_settings(self, cs: ChunkSettings) -> None:
+        """Validation is the caller's. On a connection of its own: the shared one may be inside
+        another thread's write transaction, which a settings change must neither join nor be
+        rolled back with."""
+        db = sqlite3.connect(str(self._file), timeout=60, isolation_level=None)
+        try:
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (self.CHUNKING, cs.tag))
+        finally:
+            db.close()
+
+    def files_chunked_otherwise(self, cs: ChunkSettings) -> list[FileRecord]:
+        """Ready files cut with other settings than ``cs`` (what a re-index would change)."""
+        return self._files("WHERE state='ready' AND (chunking IS NULL OR chunking != ?)", (cs.tag,))
 
     @property
     def generation(self) -> int:
@@ -94,7 +149,9 @@ class Catalog:
 
     # --- files ---------------------------------------------------------------------------
     def _files(self, where: str = "", args: tuple = ()) -> list[FileRecord]:
-        rows = self._db.execute(f"SELECT * FROM files {where} ORDER BY added_at, name", args).fetchall()
+        rows = self._db.execute(
+            "SELECT sha256, name, path, format, size, pages, chunks, added_at, state, chunking "
+            f"FROM files {where} ORDER BY added_at, name", args).fetchall()
         return [FileRecord(*row) for row in rows]
 
     def file(self, sha256: str) -> FileRecord | None:
@@ -118,8 +175,10 @@ class Catalog:
 
     def begin_file(self, rec: FileRecord) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?, 'pending')",
-            (rec.sha256, rec.name, rec.path, rec.format, rec.size, rec.pages, rec.chunks, rec.added_at),
+            "INSERT OR REPLACE INTO files (sha256, name, path, format, size, pages, chunks, added_at, "
+            "state, chunking) VALUES (?,?,?,?,?,?,?,?, 'pending', ?)",
+            (rec.sha256, rec.name, rec.path, rec.format, rec.size, rec.pages, rec.chunks, rec.added_at,
+             rec.chunking),
         )
 
     def add_chunks(self, chunks: Iterable[ChunkRecord]) -> None:

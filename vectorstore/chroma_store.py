@@ -55,11 +55,14 @@ class ChromaStore:
         """Called by the writer (under the writer lock) after each committed write."""
         if not self.generation_file:
             return
-        gen = self._read_generation() + 1
-        tmp = self.generation_file.with_suffix(".tmp")
-        tmp.write_text(str(gen))
-        tmp.replace(self.generation_file)
-        self._seen_generation = gen
+        # Under the client lock: a reader thread of this process must not see the new number
+        # before _seen_generation does, or it would reopen the client under a running query.
+        with self._lock:
+            gen = self._read_generation() + 1
+            tmp = self.generation_file.with_suffix(".tmp")
+            tmp.write_text(str(gen))
+            tmp.replace(self.generation_file)
+            self._seen_generation = gen
 
     def client(self):
         with self._lock:

@@ -14,13 +14,14 @@ import logging
 import os
 import shutil
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
 from loaders import LoadError, SentenceChunker, load_file
 
-from .catalog import Catalog, ChunkRecord, FileRecord, now
+from .catalog import Catalog, ChunkRecord, ChunkSettings, FileRecord, now
 from .chroma_store import ChromaStore, collection_name
 from .embeddings import make_embeddings
 from .keyword import KeywordIndex, tokenize
@@ -34,6 +35,47 @@ Progress = Callable[[str, str, float], None]  # (file name, stage, fraction of t
 
 # Chunks gathered from several files before one Chroma write (see KnowledgeBase.ingest).
 WRITE_BATCH_CHUNKS = 2000
+
+# Sentences per chunk a user may choose, and overlap below it (KnowledgeBase.set_chunking).
+CHUNK_SENTENCES_RANGE = (1, 20)
+
+# An ingest embeds at most this many chunks per turn on the (process-wide, one-call-at-a-time)
+# embedding model, and lets waiting searches go first between turns; see _QueriesFirst.
+INGEST_EMBED_SLICE = 8
+
+
+class _QueriesFirst:
+    """Searches go before ingests on the shared embedding model.
+
+    Each model serialises its calls with a plain lock, which is not fair: an ingest that
+    embeds batch after batch takes it again before a waiting search wakes up, and measured here
+    a search waited 35 s behind a large upload. So a search announces itself, and the ingest
+    waits for announced searches before each slice (at most ``max_wait_s``, so a stream of
+    questions cannot stall an upload for ever). A search then waits for one slice at most."""
+
+    def __init__(self, max_wait_s: float = 2.0) -> None:
+        self._cond = threading.Condition()
+        self._waiting = 0
+        self.max_wait_s = max_wait_s
+
+    @contextmanager
+    def search(self):
+        with self._cond:
+            self._waiting += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._waiting -= 1
+                if not self._waiting:
+                    self._cond.notify_all()
+
+    def ingest_turn(self) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._waiting == 0, timeout=self.max_wait_s)
+
+
+_QUERIES_FIRST = _QueriesFirst()
 
 
 @dataclass
@@ -50,6 +92,7 @@ class _Prepared:
     vectors: list[list[float]]
     metadatas: list[dict]
     tokens: list[str]
+    chunking: str | None = None  # ChunkSettings.tag of the chunker used
 
 
 class KnowledgeBaseError(RuntimeError):
@@ -137,13 +180,65 @@ class KnowledgeBase:
         self.embeddings = embeddings or make_embeddings(config.embedding)
         self.embedding_tag = getattr(self.embeddings, "name", config.embedding)
         self.collection = collection_name(name, self.embedding_tag)
-        self.chunker = SentenceChunker(
-            sentences_per_chunk=config.chunk_sentences, overlap=config.chunk_overlap,
-            max_chars=config.chunk_max_chars,
-        )
         self.lock = WriterLock(config.home / "locks" / "writer.lock", config.lock_timeout_s)
         self._check_embedding()
+        # Chunking is a setting of each knowledge base (kept in its catalog, so every process
+        # uses it); the configured values are only the defaults of a new one.
+        if self.catalog.chunk_settings() is None:
+            default = ChunkSettings(config.chunk_sentences, config.chunk_overlap)
+            self.check_chunking(default.sentences, default.overlap)
+            self.catalog.init_chunk_settings(default)
+        self.chunker = self._chunker_for(self.chunk_settings())
         self.repair()
+
+    # --- chunking settings (per knowledge base) ---------------------------------------------
+    @staticmethod
+    def check_chunking(sentences: int, overlap: int) -> None:
+        low, high = CHUNK_SENTENCES_RANGE
+        if not low <= sentences <= high:
+            raise KnowledgeBaseError(
+                f"Sentences per chunk must be between {low} and {high} (got {sentences}).",
+                f"每段句数必须在 {low} 到 {high} 之间（现在是 {sentences}）。",
+            )
+        if not 0 <= overlap < sentences:
+            raise KnowledgeBaseError(
+                f"The overlap must be at least 0 and smaller than the sentences per chunk "
+                f"({sentences}); it is {overlap}.",
+                f"重叠句数必须不小于 0，且小于每段句数（{sentences}）；现在是 {overlap}。",
+            )
+
+    def chunk_settings(self) -> ChunkSettings:
+        """What every ingest into this knowledge base uses now, in any process."""
+        return self.catalog.chunk_settings()
+
+    def files_to_reindex(self) -> list[FileRecord]:
+        """Stored files cut with other settings than the current ones, whose originals are still
+        there to be cut again (a re-index keeps the others as they are)."""
+        return [r for r in self.catalog.files_chunked_otherwise(self.chunk_settings())
+                if Path(r.path).is_file()]
+
+    def reindex_pending(self) -> bool:
+        """The chunking was changed but some stored files are still cut the old way."""
+        return bool(self.files_to_reindex())
+
+    def set_chunking(self, sentences: int, overlap: int) -> bool:
+        """New chunking for this knowledge base: later ingests use it at once (in every
+        process), stored files on the next ``reindex()``. Returns whether one is now pending."""
+        sentences, overlap = int(sentences), int(overlap)
+        self.check_chunking(sentences, overlap)
+        self.catalog.set_chunk_settings(ChunkSettings(sentences, overlap))
+        return self.reindex_pending()
+
+    def _chunker_for(self, cs: ChunkSettings) -> SentenceChunker:
+        return SentenceChunker(sentences_per_chunk=cs.sentences, overlap=cs.overlap,
+                               max_chars=self.config.chunk_max_chars)
+
+    def _current_chunker(self) -> SentenceChunker:
+        """The chunker for the settings stored now (another process may have changed them)."""
+        cs, chunker = self.chunk_settings(), self.chunker
+        if (chunker.sentences_per_chunk, chunker.overlap) != (cs.sentences, cs.overlap):
+            chunker = self.chunker = self._chunker_for(cs)
+        return chunker
 
     # --- consistency ------------------------------------------------------------------------
     def _check_embedding(self) -> None:
@@ -247,13 +342,13 @@ class KnowledgeBase:
             waiting.clear()
 
     def _prepare_or_result(self, path: Path, display_name: str | None,
-                           progress: Progress | None) -> "IngestResult | _Prepared":
+                           progress: Progress | None, *, again: bool = False) -> "IngestResult | _Prepared":
         """Everything but the write, outside the lock; or the file's final result (unchanged,
-        duplicate, or a plain-language error)."""
+        duplicate, or a plain-language error). ``again``: prepare it even if it is stored."""
         path = path.resolve()
         name = display_name or path.name
         try:
-            return self._prepare(path, name, progress or (lambda *_: None))
+            return self._prepare(path, name, progress or (lambda *_: None), again=again)
         except LoadError as err:
             log.info("could not load %s: %s", path, err)
             return IngestResult(name, "error", error=err.message("en"), error_zh=err.message("zh"),
@@ -264,7 +359,8 @@ class KnowledgeBase:
                                 error=f"{name}: the file could not be opened ({err.strerror or err}).",
                                 error_zh=f"{name}：无法打开该文件（{err.strerror or err}）。")
 
-    def _prepare(self, path: Path, name: str, report: Progress) -> "IngestResult | _Prepared":
+    def _prepare(self, path: Path, name: str, report: Progress, *,
+                 again: bool = False) -> "IngestResult | _Prepared":
         report(name, "reading", 0.0)
         size = path.stat().st_size
         if size > self.config.max_file_bytes:
@@ -273,7 +369,7 @@ class KnowledgeBase:
             load_file(path, max_bytes=self.config.max_file_bytes,
                       max_unzipped_bytes=self.config.max_unzipped_bytes)
         sha = file_sha256(path)
-        known = self._known_as(sha, str(path))
+        known = None if again else self._known_as(sha, str(path))
         if known:
             return known
 
@@ -282,7 +378,8 @@ class KnowledgeBase:
                            max_unzipped_bytes=self.config.max_unzipped_bytes)
         for block in blocks:
             block.metadata["source"] = name
-        chunks = self.chunker.split(blocks)
+        chunker = self._current_chunker()
+        chunks = chunker.split(blocks)
         if not chunks:
             raise LoadError("empty", f"{name}: no text was found in this file.",
                             f"{name}：文件中没有找到文字。", file=name)
@@ -290,8 +387,9 @@ class KnowledgeBase:
 
         report(name, "embedding", 0.2)
         vectors: list[list[float]] = []
-        step = self.config.batch_size
+        step = max(1, min(self.config.batch_size, INGEST_EMBED_SLICE))
         for start in range(0, len(texts), step):
+            _QUERIES_FIRST.ingest_turn()  # searches waiting for the model go first
             vectors.extend(self.embeddings.embed_documents(texts[start:start + step]))
             report(name, "embedding", 0.2 + 0.7 * min(1.0, (start + step) / len(texts)))
         report(name, "saving", 0.9)
@@ -302,6 +400,7 @@ class KnowledgeBase:
             ids=[f"{sha}:{i}" for i in range(len(chunks))], texts=texts, vectors=vectors,
             metadatas=[{k: v for k, v in c.metadata.items() if v is not None} for c in chunks],
             tokens=["\t".join(tokenize(t)) for t in texts],
+            chunking=ChunkSettings(chunker.sentences_per_chunk, chunker.overlap).tag,
         )
 
     def _write(self, batch: list["_Prepared"], progress: Progress | None) -> list[IngestResult]:
@@ -326,7 +425,8 @@ class KnowledgeBase:
                 with self.catalog.transaction():
                     for _, p, _ in fresh:
                         self.catalog.begin_file(FileRecord(p.sha, p.name, p.path, p.format, p.size,
-                                                           p.pages, len(p.ids), now(), "pending"))
+                                                           p.pages, len(p.ids), now(), "pending",
+                                                           p.chunking))
                 self.store.add(self.collection, [c for _, p, _ in fresh for c in p.ids],
                                [v for _, p, _ in fresh for v in p.vectors],
                                [t for _, p, _ in fresh for t in p.texts],
@@ -401,24 +501,46 @@ class KnowledgeBase:
             self.refresh_keyword_index()
         return out
 
-    def reindex(self, progress: Progress | None = None) -> list[IngestResult]:
-        """Re-chunk and re-embed every file still on disk (after a chunking change)."""
+    def reindex(self, progress: Progress | None = None,
+                names: Iterable[str] | None = None) -> list[IngestResult]:
+        """Re-chunk and re-embed every file still on disk (or only the documents ``names``) with
+        this knowledge base's current chunking. Each file is prepared while its old version stays
+        searchable, then swapped in one short locked write; a file that cannot be read now is
+        kept as it was."""
+        wanted = None if names is None else set(names)
         results = []
         for rec in self.catalog.ready_files():
+            if wanted is not None and rec.name not in wanted:
+                continue
             path = Path(rec.path)
             if not path.is_file():
                 results.append(IngestResult(rec.name, "error", error_code="missing",
                                             error=f"{rec.name}: the original file is gone; kept as it was.",
                                             error_zh=f"{rec.name}：原文件已不存在，保留原索引。"))
                 continue
+            outcome = self._prepare_or_result(path, rec.name, progress, again=True)
+            if isinstance(outcome, IngestResult):  # unreadable now: the stored version stays
+                results.append(outcome)
+                continue
             with self.lock.hold():
+                if self.catalog.file(rec.sha256) is None:
+                    continue  # deleted while it was being prepared: leave it deleted
                 self._remove(rec.sha256)
-            results.append(self.ingest_file(path, display_name=rec.name, progress=progress))
+                results.append(self._write([outcome], progress)[0])
         self.refresh_keyword_index()
         return results
 
     def files(self) -> list[FileRecord]:
         return self.catalog.ready_files()
+
+    def file_chunks(self, sha256: str) -> list[ChunkRecord]:
+        """The chunks of one ready file in document order ([] when it is not in the base).
+        Chunk ids are "<sha256>:<index>", index 0 .. chunks-1 (used by summaries and FAQ mode)."""
+        rec = self.catalog.file(sha256)
+        if rec is None or rec.state != "ready":
+            return []
+        found = self.catalog.chunk_texts([f"{sha256}:{i}" for i in range(rec.chunks)])
+        return sorted(found.values(), key=lambda c: c.idx)
 
     def stats(self) -> dict:
         return {"files": len(self.catalog.ready_files()), "chunks": self.catalog.chunk_count(),
@@ -440,7 +562,8 @@ class KnowledgeBase:
         dense_scores: dict[str, float] = {}
         if mode in ("dense", "hybrid"):
             where = {"sha256": {"$in": sorted(ready)}} if sources else None
-            vec = self.embeddings.embed_query(query)
+            with _QUERIES_FIRST.search():
+                vec = self.embeddings.embed_query(query)
             # Over-fetch: pending or deleted files' rows are filtered out below.
             rows = self.store.query(self.collection, vec, pool + 20, where=where)
             ids = [cid for cid, sim, _t, meta in rows if meta.get("sha256") in ready][:pool]

@@ -20,12 +20,15 @@ Public API::
         .to_json() -> dict                   {"answer", "matched_question", "score", "sources": [...]}
         .reply(lang) -> str                  the answer with a line naming the FAQ entry
     faq_threshold(embedding_tag) -> float
+    matcher_for(kb) -> FaqMatcher           the shared matcher of a KnowledgeBase object
 
 The pairs follow the knowledge base in every process: a deleted file's pairs are gone, a
 re-ingested file's pairs replaced (the index is rebuilt when the catalog generation changes).
 """
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -131,3 +134,17 @@ class FaqMatcher:
         if best and best[0].score >= self.threshold:
             return best[0]
         return None
+
+
+_MATCHERS: "weakref.WeakKeyDictionary[KnowledgeBase, FaqMatcher]" = weakref.WeakKeyDictionary()
+_MATCHERS_LOCK = threading.Lock()
+
+
+def matcher_for(kb: KnowledgeBase) -> FaqMatcher:
+    """The one FaqMatcher of a KnowledgeBase object: its pair cache lives in the instance, so
+    every chat session of the process shares it instead of rebuilding it per question."""
+    with _MATCHERS_LOCK:
+        matcher = _MATCHERS.get(kb)
+        if matcher is None:
+            matcher = _MATCHERS[kb] = FaqMatcher(kb)
+        return matcher

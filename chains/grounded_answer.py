@@ -1,7 +1,8 @@
 """Retrieve, then answer from the retrieved passages only, citing them as [n].
 
-This is the plain single-question path (CLI `ask`, terminal `chat`); follow-up rewriting,
-memory and the relevance floor are layered on top of it in the conversational chain.
+The single-question core. ``ChatSession`` (chains/chat_session.py) puts a conversation around
+it: it rewrites a follow-up into a standalone question, then calls ``stream`` with that
+question and the query retrieval should use.
 """
 from __future__ import annotations
 
@@ -29,14 +30,21 @@ class Answer:
     sources: list[Hit] = field(default_factory=list)
     refused: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    standalone_question: str | None = None  # set when a follow-up was answered in a conversation
+    faq: bool = False  # answered verbatim from a FAQ list's paired answer (chains/faq.py)
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "answer": self.text,
             "sources": [{"source": h.source, "page": h.page, "text": h.text} for h in self.sources],
             "refused": self.refused,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
+        if self.standalone_question is not None:
+            out["standalone_question"] = self.standalone_question
+        if self.faq:
+            out["faq"] = True
+        return out
 
 
 def cited_sources(text: str, hits: list[Hit]) -> list[Hit]:
@@ -75,18 +83,23 @@ class GroundedAnswerer:
         # nothing, and then the answer is an honest "not found" without asking the model.
         self.retriever = HybridRetriever(kb=kb, k=k, expand=expand)
 
-    def stream(self, question: str, answer: Answer | None = None) -> Iterator[str]:
-        """Yields answer text as it is generated; fills ``answer`` (text, sources, refused)."""
+    def stream(self, question: str, answer: Answer | None = None, *, query: str | None = None,
+               lang: str | None = None, history: list[tuple[str, str]] | None = None) -> Iterator[str]:
+        """Yields answer text as it is generated; fills ``answer`` (text, sources, refused).
+
+        ``question`` is what the model answers; ``query`` (default: the question) is what
+        retrieval searches with; ``lang`` (default: the question's) is the reply's language;
+        ``history`` (earlier question/answer pairs) is shown to the model when given."""
         answer = answer if answer is not None else Answer(question)
-        lang = question_language(question)
+        lang = lang or question_language(question)
         start = time.perf_counter()
-        hits = self.retriever.retrieve_hits(question)
+        hits = self.retriever.retrieve_hits(query or question)
         answer.timings["retrieve_s"] = time.perf_counter() - start
         if not hits:
             answer.text, answer.refused = NOT_FOUND[lang], True
             yield answer.text
             return
-        prompt = grounded_prompt(question, hits, lang)
+        prompt = grounded_prompt(question, hits, lang, history)
         pieces = []
         first = None
         for piece in self.llm.stream(prompt):

@@ -136,6 +136,7 @@ def _llm(args):
 
 
 def cmd_ask(args) -> int:
+    history = _read_history(args.history) if args.history else None
     llm = _llm(args)
     if args.plain:
         # A plain question straight to the model, no documents: checks a backend works.
@@ -145,10 +146,12 @@ def cmd_ask(args) -> int:
         else:
             print()
         return 0
-    from chains.grounded_answer import Answer, GroundedAnswerer
-    answerer = GroundedAnswerer(_kb(args), llm, k=args.k)
+    from chains.chat_session import ChatSession
+    from chains.grounded_answer import Answer
+    # The same path as the web page: history -> standalone question -> retrieve -> answer.
+    session = ChatSession(_kb(args), llm, k=args.k, history=history)
     answer = Answer(args.question)
-    for piece in answerer.stream(args.question, answer):
+    for piece in session.stream(args.question, answer):
         _echo(piece, not args.json)
     if args.json:
         _print_json(answer.to_json())
@@ -156,6 +159,44 @@ def cmd_ask(args) -> int:
         print()
         _print_sources(answer)
     return 0
+
+
+def cmd_summarize(args) -> int:
+    """Map-reduce summary of one document (chains/summarize.py); unknown names -> exit 1."""
+    from chains.summarize import Summarizer
+    summarizer = Summarizer(_kb(args), _llm(args))
+    pieces = summarizer.stream(args.name, args.lang)
+    text = "".join(_echo(piece, not args.json) for piece in pieces)
+    if args.json:
+        _print_json({"summary": text.strip(), "file": args.name})
+    else:
+        print()
+    return 0
+
+
+class HistoryFileError(ValueError):
+    def message(self, lang: str) -> str:
+        return self.args[0][lang]
+
+
+def _read_history(path: str) -> list[tuple[str, str]]:
+    """--history FILE: a JSON list of {"question", "answer"} turns, oldest first."""
+    def fail(zh: str, en: str):
+        raise HistoryFileError({"zh": f"历史文件 {path} {zh}", "en": f"The history file {path} {en}"})
+    try:
+        turns = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        fail("不存在。", "does not exist.")
+    except (OSError, UnicodeDecodeError) as err:
+        fail(f"无法读取（{err}）。", f"cannot be read ({err}).")
+    except json.JSONDecodeError as err:
+        fail(f"不是有效的 JSON（第 {err.lineno} 行）。", f"is not valid JSON (line {err.lineno}).")
+    if not isinstance(turns, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("question"), str) and isinstance(t.get("answer", ""), str)
+            for t in turns):
+        fail('应为 [{"question": "...", "answer": "..."}, ...] 形式的列表。',
+             'must be a JSON list of {"question": "...", "answer": "..."} objects.')
+    return [(t["question"], t.get("answer", "")) for t in turns]
 
 
 def _echo(piece: str, enabled: bool) -> str:
@@ -171,22 +212,46 @@ def _print_sources(answer) -> None:
 
 
 def cmd_chat(args) -> int:
-    from chains.grounded_answer import Answer, GroundedAnswerer
-    answerer = GroundedAnswerer(_kb(args), _llm(args), k=args.k)
-    print("DocChat: ask about your documents (Ctrl-D to leave).")
-    while True:
-        try:
-            question = input("\n> ").strip()
-        except EOFError:
+    from chains.chat_session import ChatSession
+    from chains.conversations import ConversationStore
+    from chains.grounded_answer import Answer
+    store = ConversationStore.at_home(get_settings().home)
+    if args.list:
+        return _list_conversations(store, args.kb)
+    if args.conversation:
+        conv = store.get(args.conversation)  # ConversationNotFound: one sentence, exit 1
+        args.kb = conv.kb  # a conversation continues on the knowledge base it was held with
+        for turn in conv.turns:
+            print(f"\n> {turn.question}\n{turn.answer}")
+    kb = _kb(args)
+    session = ChatSession(kb, _llm(args), store=store, conversation_id=args.conversation, k=args.k)
+    print(f"DocChat on '{kb.name}': ask about your documents (Ctrl-D to leave).")
+    try:
+        while True:
+            try:
+                question = input("\n> ").strip()
+            except EOFError:
+                print()
+                return 0
+            if not question:
+                continue
+            answer = Answer(question)
+            for piece in session.stream(question, answer):
+                _echo(piece, True)
             print()
-            return 0
-        if not question:
-            continue
-        answer = Answer(question)
-        for piece in answerer.stream(question, answer):
-            _echo(piece, True)
-        print()
-        _print_sources(answer)
+            _print_sources(answer)
+    finally:
+        if session.conversation_id:
+            print(f"(conversation {session.conversation_id}: docchat chat --conversation "
+                  f"{session.conversation_id} to continue)", file=sys.stderr)
+
+
+def _list_conversations(store, kb: str | None) -> int:
+    import time
+    for conv in store.list(kb=kb):
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(conv.updated))
+        print(f"{conv.id}  {when}  {conv.kb:<12} {conv.n_turns:>3} turns  {conv.title}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -233,12 +298,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--llm", choices=["gguf", "chatglm2", "openai"], default=None)
     p.add_argument("-k", type=int, default=None)
     p.add_argument("--plain", action="store_true", help="send the question to the model without documents")
+    p.add_argument("--history", metavar="FILE",
+                   help='earlier turns: a JSON list of {"question": ..., "answer": ...}, oldest first')
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ask)
 
-    p = with_kb(sub.add_parser("chat", help="ask questions in the terminal"))
+    p = with_kb(sub.add_parser("summarize", help="summarise one document (map-reduce over its passages)"))
+    p.add_argument("name", help="the document's file name in the knowledge base")
+    p.add_argument("--lang", choices=["zh", "en"], default=None, help="summary language (default: the document's)")
+    p.add_argument("--llm", choices=["gguf", "chatglm2", "openai"], default=None)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_summarize)
+
+    p = with_kb(sub.add_parser("chat", help="ask questions in the terminal, with history"))
     p.add_argument("--llm", choices=["gguf", "chatglm2", "openai"], default=None)
     p.add_argument("-k", type=int, default=None)
+    p.add_argument("--conversation", metavar="ID", help="continue a stored conversation")
+    p.add_argument("--list", action="store_true", help="list stored conversations (of --kb if given)")
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("kbs", help="list, create or delete knowledge bases")
@@ -257,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "kbs" and args.action != "list" and not args.name:
         print("docchat kbs create|delete needs a NAME", file=sys.stderr)
         return 2
+    from chains.conversations import ConversationNotFound
     from llm.errors import BackendUnavailable, ModelSetupError
     from llm.factory import UnknownBackend
     from llm.gguf import PromptTooLong
@@ -264,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (KnowledgeBaseError, WriterBusy, ModelSetupError, BackendUnavailable, PromptTooLong,
-            UnknownBackend) as err:
+            UnknownBackend, HistoryFileError, ConversationNotFound) as err:
         # Problems a user can fix: one plain sentence, no traceback.
         msg = err.message(get_settings().lang) if hasattr(err, "message") else str(err)
         print(msg, file=sys.stderr)

@@ -151,3 +151,16 @@ def test_ask_off_topic_is_an_honest_refusal_without_sources(tmp_path):
     result = json.loads(out.stdout)
     assert result["refused"] is True and result["sources"] == []
     assert "没有找到" in result["answer"]
+
+
+def test_summarize_an_unknown_document_says_so_in_one_sentence(tmp_path):
+    """`docchat summarize` names the documents it has instead of a stack trace, exit 1."""
+    env = {**os.environ, "DOCCHAT_HOME": str(tmp_path), "DOCCHAT_LANG": "en"}
+    docchat = str(Path(sys.executable).with_name("docchat"))
+    sample = Path(__file__).resolve().parents[1] / "data" / "office_faq_zh.csv"
+    subprocess.run([docchat, "ingest", str(sample)], env=env, check=True, capture_output=True)
+    res = subprocess.run([docchat, "summarize", "no_such_file.pdf"], env=env,
+                         capture_output=True, text=True)
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr and "no_such_file.pdf" in res.stderr
+    assert "office_faq_zh.csv" in res.stderr

@@ -132,6 +132,9 @@ def test_choosing_a_backend_that_is_not_set_up_gives_one_plain_sentence(app_env)
     assert not at.exception
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and "DOCCHAT_CHATGLM_PATH" in errors[0] and "administrator" in errors[0]
+    at.run()  # the failed turn stays on the page (this session only: nothing was stored)
+    assert [e.value for e in at.error] == errors
+    assert [m.name for m in at.chat_message] == ["user", "assistant"]
 
 
 def test_the_language_switch_changes_the_page_words(app_env):
@@ -177,8 +180,37 @@ def test_create_and_delete_a_knowledge_base(app_env):
     assert any("Deleted" in m.value for m in at.success)
 
 
+def test_a_conversation_persists_and_is_reopened_from_a_new_session(app_env):
+    from chains.conversations import ConversationStore
+    at = start("kb")
+    upload(at, (PDF.name, PDF.read_bytes()))
+    at.radio(key="page").set_value("chat").run()
+    ask(at, "How long must passwords be?")
+    ask(at, "And how often must they be changed?")  # a follow-up: same conversation
+    assert not at.exception
+    (conv,) = ConversationStore.at_home(app_env).list()
+    turns = ConversationStore.at_home(app_env).get(conv.id).turns
+    assert [t.question for t in turns] == ["How long must passwords be?", "And how often must they be changed?"]
+    assert turns[0].sources and turns[0].sources[0].source == PDF.name
+    assert turns[1].standalone_question  # rewritten from the history (or kept, when the rewrite failed)
+
+    fresh = start("chat")  # another browser session, as after closing the tab or restarting the app
+    assert not fresh.chat_message  # it starts a new conversation...
+    past = [b for b in fresh.sidebar.button if b.key.startswith("conv_")]
+    assert [b.label for b in past] == ["How long must passwords be?"]  # ...and lists the old one
+    past[0].click().run()
+    assert not fresh.exception
+    shown = [(m.name, m.markdown[0].value) for m in fresh.chat_message]
+    assert [name for name, _ in shown] == ["user", "assistant"] * 2
+    assert shown[0][1] == "How long must passwords be?" and shown[1][1] == safe_markdown(turns[0].answer)
+    assert PDF.name in last_sources_label(fresh)
+
+    fresh.sidebar.button(key="new_chat").click().run()
+    assert not fresh.chat_message
+
+
 def test_answers_wait_in_line_and_a_leaver_frees_its_place():
-    from ui.state import AnswerQueue
+    from chains.answer_queue import AnswerQueue
     q = AnswerQueue()
     first, second, third = q.join(), q.join(), q.join()
     assert q.wait(first, 0) == 0 and q.wait(second, 0) == 1 and q.wait(third, 0) == 2

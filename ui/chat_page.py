@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from chains.grounded_answer import Answer, GroundedAnswerer
+from chains.chat_session import ChatSession
+from chains.conversations import ConversationNotFound
+from chains.grounded_answer import Answer
 
-from . import state
-from .conversations import ConversationStore, Turn
+from . import conversations, state
+from .conversations import Turn
 from .errors import friendly_errors, show_error
 from .i18n import SAMPLE_QUESTIONS, t
 from .ingest_view import run_batch, show_result
@@ -17,35 +19,38 @@ CURSOR = "▌"
 
 def render() -> None:
     lang, kb_name = st.session_state.lang, st.session_state.kb_name
-    store = ConversationStore()
-    conv = store.current(kb_name)
-    for turn in conv.turns:
+    conv_id = conversations.current_id(kb_name)
+    shown = conversations.turns(conv_id, t("err_earlier", lang))
+    for turn in shown:
         with st.chat_message(turn.role):
             _show_turn(turn, lang)
     question = st.chat_input(t("ask_placeholder", lang), key="question")
     question = question or st.session_state.pop("sample_question", None)
-    if not conv.turns and not question:
+    if not shown and not question:
         _welcome(lang, kb_name)
     if question and question.strip():
-        _ask(conv, question.strip(), lang)
+        _ask(conv_id, question.strip(), lang)
 
 
 def render_sidebar() -> None:
-    """New conversation, and this session's past conversations to reopen."""
-    lang = st.session_state.lang
-    store = ConversationStore()
+    """New conversation, and the stored past conversations to reopen."""
+    lang, kb_name = st.session_state.lang, st.session_state.kb_name
     if st.sidebar.button(t("new_chat", lang), key="new_chat", width="stretch"):
-        store.new(st.session_state.kb_name)
-    past = [c for c in store.all() if c.turns]
-    if past:
-        st.sidebar.caption(t("past_chats", lang))
+        conversations.new(kb_name)
+    with friendly_errors(lang):
+        past = conversations.past()
+        if past:
+            st.sidebar.caption(t("past_chats", lang))
+        current = conversations.current_id(kb_name)
         for conv in past:
-            if st.sidebar.button(conv.title(t("untitled", lang)), key=f"conv_{conv.id}",
-                                 width="stretch"):
-                store.open(conv.id)
-                if conv.kb != st.session_state.kb_name:
+            # Another session's question, as markdown: made safe like any shown text.
+            label = safe_markdown(conversations.title(conv, t("untitled", lang)))
+            if st.sidebar.button(label, key=f"conv_{conv.id}", width="stretch",
+                                 type="primary" if conv.id == current else "secondary"):
+                conversations.set_current(conv.id, conv.kb)
+                if conv.kb != kb_name:
                     st.session_state.switch_kb = conv.kb
-                    st.rerun()
+                st.rerun()
 
 
 def _show_turn(turn: Turn, lang: str) -> None:
@@ -93,44 +98,52 @@ def _welcome(lang: str, kb_name: str) -> None:
                 st.rerun()
 
 
-def _ask(conv, question: str, lang: str) -> None:
-    conv.turns.append(Turn("user", question))
+def _ask(conv_id: str | None, question: str, lang: str) -> None:
     with st.chat_message("user"):
         st.markdown(safe_markdown(question))
     with st.chat_message("assistant"):
+        session = None
         try:
-            answer = _stream_answer(question, lang)
+            session = _session(conv_id)
+            answer = _stream_answer(session, question, lang)
         except Exception as err:  # noqa: BLE001 - shown as one plain sentence, logged in full
-            conv.turns.append(Turn("assistant", show_error(err, lang), error=True))
+            message = show_error(err, lang)
+            stored = session is not None and session.conversation_id is not None
+            conv_id = session.conversation_id if stored else conv_id
+            conversations.remember_error(conv_id, question, message, stored=stored)
+            conversations.set_current(conv_id, st.session_state.kb_name)
             return
         _show_sources(answer.sources, lang, answer.refused)
-    conv.turns.append(Turn("assistant", answer.text, list(answer.sources), refused=answer.refused))
+    # ChatSession stored the turn (and created the conversation at its first answer).
+    conversations.set_current(session.conversation_id, st.session_state.kb_name)
 
 
-def _stream_answer(question: str, lang: str) -> Answer:
+def _session(conv_id: str | None) -> ChatSession:
+    s = st.session_state
+    kb, llm = state.get_kb(s.kb_name), state.get_llm(s.backend, s.temperature)
+    store = state.conversation_store()
+    try:
+        return ChatSession(kb, llm, store=store, conversation_id=conv_id, queue=state.answer_queue(),
+                           k=int(s.top_k))
+    except ConversationNotFound:  # deleted meanwhile (e.g. from the CLI): start a new one
+        return ChatSession(kb, llm, store=store, queue=state.answer_queue(), k=int(s.top_k))
+
+
+def _stream_answer(session: ChatSession, question: str, lang: str) -> Answer:
     """Streams the answer into the page. Not st.write_stream: that renders each partial text
     as raw markdown, and every partial text must pass through safe_markdown first."""
-    s = st.session_state
-    kb = state.get_kb(s.kb_name)
-    llm = state.get_llm(s.backend, s.temperature)
-    # SEAM: the conversational chain (history -> standalone question) replaces this answerer;
-    # it will take conv.turns as history.
-    answerer = GroundedAnswerer(kb, llm, k=int(s.top_k))
     answer = Answer(question)
-    queue = state.answer_queue()
-    ticket = queue.join()
-    try:
-        waiting = st.empty()
-        while (ahead := queue.wait(ticket, timeout=1.0)) > 0:
+    waiting = st.empty()
+
+    def on_wait(ahead: int) -> None:
+        if ahead:
             waiting.info(t("queue_wait", lang, n=ahead), icon="⏳")
-        waiting.empty()
-        shown = st.empty()
-        shown.markdown(t("thinking", lang))
-        text = ""
-        for piece in answerer.stream(question, answer):
-            text += piece
-            shown.markdown(safe_markdown(text) + CURSOR)
-        shown.markdown(safe_markdown(answer.text or text))
-    finally:
-        queue.leave(ticket)
+        else:
+            waiting.markdown(t("thinking", lang))
+
+    text = ""
+    for piece in session.stream(question, answer, on_wait=on_wait):
+        text += piece
+        waiting.markdown(safe_markdown(text) + CURSOR)
+    waiting.markdown(safe_markdown(answer.text or text))
     return answer

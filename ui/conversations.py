@@ -1,63 +1,88 @@
-"""Conversations of this browser session.
+"""Which conversation this browser session shows, backed by the SQLite store
+(chains/conversations.py), so conversations outlive the tab and the app.
 
-SEAM: conversations live in st.session_state for now. Persisting them (SQLite) and rewriting
-follow-up questions from history belong to the conversational chain; when it lands, replace
-``ConversationStore`` with one backed by it; the pages only use the methods below.
+The session keeps only the current conversation's id (None: a new one, stored at its first
+answer by ChatSession) and the plain messages of the turns that failed here: ChatSession
+stores a failed turn with its error flag (no message), and a failure before the chain started
+(e.g. a model that is not set up) is not stored at all, so it is shown in this session only.
 """
 from __future__ import annotations
 
-import time
-import uuid
 from dataclasses import dataclass, field
 
 import streamlit as st
+
+from chains.conversations import Conversation, ConversationNotFound
+
+from . import state
+
+_CURRENT = "conversation_id"
+_CURRENT_KB = "conversation_kb"
+# conversation id (or "" for none yet) -> [(turn index, question, message, stored)]: a stored
+# failed turn is turn n itself; one that was not stored is shown before stored turn n.
+_ERRORS = "error_turns"
 
 
 @dataclass
 class Turn:
     role: str  # "user" | "assistant"
     text: str
-    sources: list = field(default_factory=list)  # vectorstore.Hit, for assistant turns
+    sources: list = field(default_factory=list)  # vectorstore.Hit or chains.conversations.Source
     error: bool = False
     refused: bool = False  # "not in the knowledge base"
 
 
-@dataclass
-class Conversation:
-    id: str
-    kb: str
-    turns: list[Turn] = field(default_factory=list)
-    started: float = field(default_factory=time.time)
-
-    def title(self, fallback: str) -> str:
-        first = next((t.text for t in self.turns if t.role == "user"), "")
-        return (first[:24] + "…") if len(first) > 24 else (first or fallback)
+def current_id(kb: str) -> str | None:
+    """The conversation shown for ``kb``; switching knowledge base starts a new one."""
+    s = st.session_state
+    if s.get(_CURRENT_KB) != kb:
+        s[_CURRENT], s[_CURRENT_KB] = None, kb
+    return s.get(_CURRENT)
 
 
-class ConversationStore:
-    """Keeps this session's conversations; the newest is the current one."""
+def set_current(conv_id: str | None, kb: str) -> None:
+    st.session_state[_CURRENT], st.session_state[_CURRENT_KB] = conv_id, kb
 
-    def __init__(self, state=None):
-        self._state = state if state is not None else st.session_state
-        self._state.setdefault("conversations", {})
-        self._state.setdefault("current_conversation", None)
 
-    def all(self) -> list[Conversation]:
-        return sorted(self._state["conversations"].values(), key=lambda c: -c.started)
+def new(kb: str) -> None:
+    set_current(None, kb)
 
-    def current(self, kb: str) -> Conversation:
-        conv = self._state["conversations"].get(self._state["current_conversation"])
-        if conv is None or conv.kb != kb:
-            conv = next((c for c in self.all() if c.kb == kb and not c.turns), None) or self.new(kb)
-        self._state["current_conversation"] = conv.id
-        return conv
 
-    def new(self, kb: str) -> Conversation:
-        conv = Conversation(uuid.uuid4().hex[:12], kb)
-        self._state["conversations"][conv.id] = conv
-        self._state["current_conversation"] = conv.id
-        return conv
+def turns(conv_id: str | None, error_message: str) -> list[Turn]:
+    """The stored turns as chat messages, with this session's failed turns where they happened;
+    a stored failed turn shows the message seen at the time, or ``error_message``."""
+    stored = []
+    if conv_id is not None:
+        try:
+            stored = state.conversation_store().get(conv_id).turns
+        except ConversationNotFound:  # deleted meanwhile (e.g. from the CLI)
+            stored = []
+    errors = st.session_state.get(_ERRORS, {}).get(conv_id or "", [])
+    seen = {n: message for n, _, message, was_stored in errors if was_stored}
+    out: list[Turn] = []
+    for n in range(len(stored) + 1):
+        for at, question, message, was_stored in errors:
+            if at == n and not was_stored:
+                out += [Turn("user", question), Turn("assistant", message, error=True)]
+        if n < len(stored):
+            t = stored[n]
+            out.append(Turn("user", t.question))
+            out.append(Turn("assistant", seen.get(n, error_message), error=True) if t.error else
+                       Turn("assistant", t.answer, t.sources, refused=t.refused))
+    return out
 
-    def open(self, conv_id: str) -> Conversation:
-        self._state["current_conversation"] = conv_id
-        return self._state["conversations"][conv_id]
+
+def remember_error(conv_id: str | None, question: str, message: str, stored: bool) -> None:
+    """The plain message of a failed turn; ``stored``: ChatSession recorded it as its last turn."""
+    n = 0 if conv_id is None else state.conversation_store().get(conv_id).n_turns
+    entry = (n - 1 if stored else n, question, message, stored)
+    st.session_state.setdefault(_ERRORS, {}).setdefault(conv_id or "", []).append(entry)
+
+
+def past(limit: int = 30) -> list[Conversation]:
+    """Past conversations (every knowledge base), newest first."""
+    return state.conversation_store().list(limit=limit)
+
+
+def title(conv: Conversation, fallback: str) -> str:
+    return conv.title or fallback

@@ -3,10 +3,10 @@ and the per-session defaults. Cache keys carry the settings that shape an object
 (or a settings change) with another DOCCHAT_HOME gets fresh objects, never stale ones."""
 from __future__ import annotations
 
-import threading
-
 import streamlit as st
 
+from chains.answer_queue import AnswerQueue  # noqa: F401 - re-exported for older imports
+from chains.conversations import ConversationStore
 from docchat.factory import kb_config, open_kb
 from docchat.settings import Settings, get_settings
 from vectorstore import KnowledgeBase, delete_knowledge_base, list_knowledge_bases
@@ -55,39 +55,19 @@ def get_llm(backend: str, temperature: float):
     return _llm(str(settings().home), backend, round(float(temperature), 2))
 
 
-class AnswerQueue:
-    """One answer is generated at a time per process (the model is shared); the others wait
-    in line and are told their place instead of facing a frozen page. A session that leaves
-    the line (page closed, error) is simply removed from it."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._line: list[int] = []
-        self._count = 0
-
-    def join(self) -> int:
-        with self._cond:
-            self._count += 1
-            self._line.append(self._count)
-            return self._count
-
-    def wait(self, ticket: int, timeout: float) -> int:
-        """Waits up to ``timeout`` for this ticket's turn; returns how many are still ahead."""
-        with self._cond:
-            if self._line.index(ticket) > 0:
-                self._cond.wait(timeout)
-            return self._line.index(ticket)
-
-    def leave(self, ticket: int) -> None:
-        with self._cond:
-            if ticket in self._line:
-                self._line.remove(ticket)
-            self._cond.notify_all()
-
-
 @st.cache_resource(show_spinner=False)
 def answer_queue() -> AnswerQueue:
+    # One line per process: every browser session shares the one loaded model.
     return AnswerQueue()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _conversation_store(home: str) -> ConversationStore:
+    return ConversationStore.at_home(home)
+
+
+def conversation_store() -> ConversationStore:
+    return _conversation_store(str(settings().home))
 
 
 def init_session() -> None:

@@ -188,3 +188,28 @@ def test_pairs_follow_the_knowledge_base_across_processes(tmp_path):
     assert not matcher.has_faq() and matcher.candidates("门禁卡忘带了怎么办？") == []
     assert list((kb.folder / "faq").glob("*.npz")) == []
     kb.close()
+
+
+def test_the_chat_session_answers_a_faq_question_from_its_paired_answer_without_the_model(tmp_path):
+    """The chat path (web page, CLI, load bench) answers a paraphrased FAQ question with the
+    stored answer verbatim and cites the CSV row; the model is never asked."""
+    from chains.chat_session import ChatSession
+    with open(FAQ_CSV, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    header, first = rows[0], rows[1]
+    q_col = next(i for i, name in enumerate(header) if "问" in name)
+    a_col = next(i for i, name in enumerate(header) if "答" in name)
+    kb = KnowledgeBase("faqchat", KBConfig(home=tmp_path))
+    kb.ingest([FAQ_CSV])
+
+    class NoModel:  # the FAQ path must not reach the model: any use fails the test
+        def stream(self, *args, **kwargs):
+            raise AssertionError("the model was asked")
+        invoke = __call__ = stream
+
+    session = ChatSession(kb, NoModel(), store=None, conversation_id=None)
+    answer = session.ask(first[q_col])
+    assert answer.faq and first[a_col] in answer.text
+    assert [h.source for h in answer.sources] == ["office_faq_zh.csv"]
+    assert first[a_col] in answer.sources[0].text
+    kb.close()

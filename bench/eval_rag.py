@@ -15,7 +15,9 @@ article text. Metrics over the answerable items (`unanswerable` skipped):
 - MRR@10: 1 / rank of the first passage holding a relevant article (0 past rank 10).
 A `followup` is asked as its history questions joined with the question ("all" rows, and the
 "followup+history" rows); "followup bare" asks the follow-up alone (what a chain without
-question rewriting would retrieve with).
+question rewriting would retrieve with), and "followup rewritten" asks what the chat chain's
+QuestionRewriter (chains/rewrite.py, --rewrite-model) makes of it: the rewrite when it passes
+its checks, else history + question.
 
 Floor: the best dense cosine similarity of each question, for answerable, unanswerable and
 clearly off-topic questions; the share of each group the floor (DEFAULT_MIN_SCORE, or
@@ -75,7 +77,7 @@ VARIANTS = {
     "hybrid score a=.7": {"mode": "hybrid", "fusion": "score", "dense_weight": 0.7},
     "hybrid score a=.8": {"mode": "hybrid", "fusion": "score", "dense_weight": 0.8},
 }
-PRINTED_GROUPS = ("all", "followup+history", "followup bare")  # by type: hybrid only (all in the JSON)
+PRINTED_GROUPS = ("all", "standalone", "followup+history", "followup bare", "followup rewritten")  # by type: hybrid only (all in the JSON)
 SWEEP = [0.10, 0.12, 0.14, 0.16, 0.18, 0.20, 0.22, 0.24, 0.26, 0.28, 0.30]
 
 
@@ -90,7 +92,8 @@ def questions_of(path: Path, laws: set[str]) -> tuple[list[dict], list[dict]]:
     for item in load_jsonl(path):
         history = [turn["question"] for turn in item.get("history", [])]
         entry = {"qid": item["qid"], "type": item["type"], "relevant": item["relevant"],
-                 "query": " ".join(history + [item["question"]]), "bare": item["question"]}
+                 "query": " ".join(history + [item["question"]]), "bare": item["question"],
+                 "history": history}
         if item["type"] == "unanswerable":
             unanswerable.append(entry)
         elif all(r.split("#")[0] in laws for r in item["relevant"]):
@@ -124,6 +127,9 @@ def evaluate(kb, settings: dict, questions: list[dict], articles) -> dict:
         if q["type"] == "followup":
             bare = score(retriever.retrieve_hits(q["bare"]), q["relevant"], articles)
             row["bare"] = {k: bare[k] for k in ("recall@5", "hit@5", "mrr@10", "rank")}
+            if q.get("rewritten"):
+                rewritten = score(retriever.retrieve_hits(q["rewritten"]), q["relevant"], articles)
+                row["rewritten"] = {k: rewritten[k] for k in ("recall@5", "hit@5", "mrr@10", "rank")}
         per_question.append(row)
     elapsed = time.perf_counter() - started
     followups = [r for r in per_question if r["type"] == "followup"]
@@ -132,12 +138,34 @@ def evaluate(kb, settings: dict, questions: list[dict], articles) -> dict:
         "standalone": [r for r in per_question if r["type"] != "followup"],
         "followup+history": followups,
         "followup bare": [r["bare"] for r in followups],
+        "followup rewritten": [r["rewritten"] for r in followups if "rewritten" in r],
     } | {kind: [r for r in per_question if r["type"] == kind] for kind in ("factual", "numeric", "procedure")}
     summary = {name: {m: mean(r[m] for r in rows) for m in ("recall@5", "hit@5", "mrr@10")} | {"n": len(rows)}
                for name, rows in groups.items()}
     return {"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
             "summary": summary, "ms_per_query": round(1000 * elapsed / (len(questions) + len(followups)), 1),
             "per_question": per_question}
+
+
+def rewrite_followups(questions: list[dict], model: str) -> list[dict]:
+    """Rewrites each follow-up from its history with the chat chain's QuestionRewriter (the
+    dev set's history has questions only, so the answers are left empty) and stores the
+    retrieval query it yields in q["rewritten"]: what the chain would retrieve with."""
+    from chains.rewrite import QuestionRewriter
+    from docchat.settings import get_settings
+    from llm.factory import make_llm
+    followups = [q for q in questions if q["type"] == "followup"]
+    if not followups:
+        return []
+    rewriter = QuestionRewriter(make_llm(get_settings(), llm="gguf", gguf_model=model, temperature=0.0))
+    out = []
+    for q in followups:
+        got = rewriter.rewrite(q["bare"], [(h, "") for h in q["history"]])
+        q["rewritten"] = got.retrieval_query
+        out.append({"qid": q["qid"], "question": q["bare"], "history": q["history"],
+                    "rewritten": got.rewritten, "model_output": got.raw,
+                    "retrieval_query": got.retrieval_query, "seconds": round(got.seconds, 2)})
+    return out
 
 
 def floor_report(kb, answerable, unanswerable, chosen: float, chosen_no_kw: float) -> dict:
@@ -178,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE)
     parser.add_argument("--min-score-without-keywords", type=float, default=DEFAULT_MIN_SCORE_WITHOUT_KEYWORDS)
     parser.add_argument("--no-variants", action="store_true", help="skip the fusion variants")
+    parser.add_argument("--rewrite-model", default="1.5b",
+                        help="GGUF model that rewrites follow-ups (the chat chain's rewriter), or 'none'")
     args = parser.parse_args(argv)
 
     laws = load_laws()
@@ -186,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     articles = articles_of(records)
     answerable, unanswerable = questions_of(EVAL / "questions_dev.jsonl", set(names))
 
+    rewrites = rewrite_followups(answerable, args.rewrite_model) if args.rewrite_model != "none" else []
     home = args.home or Path(tempfile.mkdtemp(prefix="docchat-eval-rag-"))
     try:
         files = [Path(item.files["docx"]) for item in render_laws(names)]
@@ -215,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         "config": {k: v for k, v in KBConfig(home=Path(".")).__dict__.items() if k != "home"},
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
                     "cpu_count": os.cpu_count(), "load_average": os.getloadavg()},
-        "setups": rows, "floor": floor,
+        "setups": rows, "floor": floor, "rewrites": rewrites, "rewrite_model": args.rewrite_model,
     }, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     print(f"\nwrote {args.out}")
     return 0

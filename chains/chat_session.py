@@ -34,13 +34,13 @@ class ChatSession:
                  conversation_id: str | None = None, queue: AnswerQueue | None = None, k: int = 5,
                  expand: int = 0, history_budget_tokens: int = HISTORY_BUDGET_TOKENS,
                  history: list[tuple[str, str]] | None = None, owner: str | None = None,
-                 faq: bool = True):
+                 faq: bool = True, reranker=None):
         """``conversation_id`` resumes a stored conversation (ConversationNotFound if unknown);
         without one, a new conversation is stored at the first answered question. ``history``
         seeds the memory without a store (``docchat ask --history``)."""
         self.kb, self.llm, self.store, self.queue, self.owner = kb, llm, store, queue, owner
         self.faq = faq  # answer FAQ-list questions from their paired answer (chains/faq.py)
-        self.answerer = GroundedAnswerer(kb, llm, k=k, expand=expand)
+        self.answerer = GroundedAnswerer(kb, llm, k=k, expand=expand, reranker=reranker)
         self.rewriter = QuestionRewriter(llm)
         self.memory = ConversationMemory(history_budget_tokens, token_counter(llm))
         self.conversation_id = conversation_id

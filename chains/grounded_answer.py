@@ -77,11 +77,12 @@ def supporting_sources(text: str, hits: list[Hit], min_overlap: float = 0.5) -> 
 
 
 class GroundedAnswerer:
-    def __init__(self, kb: KnowledgeBase, llm: LLM, k: int = 5, expand: int = 0):
+    def __init__(self, kb: KnowledgeBase, llm: LLM, k: int = 5, expand: int = 0, reranker=None):
         self.kb, self.llm, self.k = kb, llm, k
         # Hybrid (dense + keyword) with a relevance floor: an off-topic question retrieves
         # nothing, and then the answer is an honest "not found" without asking the model.
-        self.retriever = HybridRetriever(kb=kb, k=k, expand=expand)
+        # ``reranker`` (vectorstore.rerank, off by default) reorders the fused candidates.
+        self.retriever = HybridRetriever(kb=kb, k=k, expand=expand, reranker=reranker)
 
     def stream(self, question: str, answer: Answer | None = None, *, query: str | None = None,
                lang: str | None = None, history: list[tuple[str, str]] | None = None) -> Iterator[str]:

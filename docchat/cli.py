@@ -135,6 +135,11 @@ def _llm(args):
     return make_llm(get_settings(), **overrides)
 
 
+def _reranker():
+    from .factory import reranker
+    return reranker(get_settings())
+
+
 def cmd_ask(args) -> int:
     history = _read_history(args.history) if args.history else None
     llm = _llm(args)
@@ -149,7 +154,7 @@ def cmd_ask(args) -> int:
     from chains.chat_session import ChatSession
     from chains.grounded_answer import Answer
     # The same path as the web page: history -> standalone question -> retrieve -> answer.
-    session = ChatSession(_kb(args), llm, k=args.k, history=history)
+    session = ChatSession(_kb(args), llm, k=args.k, history=history, reranker=_reranker())
     answer = Answer(args.question)
     for piece in session.stream(args.question, answer):
         _echo(piece, not args.json)
@@ -224,7 +229,8 @@ def cmd_chat(args) -> int:
         for turn in conv.turns:
             print(f"\n> {turn.question}\n{turn.answer}")
     kb = _kb(args)
-    session = ChatSession(kb, _llm(args), store=store, conversation_id=args.conversation, k=args.k)
+    session = ChatSession(kb, _llm(args), store=store, conversation_id=args.conversation, k=args.k,
+                          reranker=_reranker())
     print(f"DocChat on '{kb.name}': ask about your documents (Ctrl-D to leave).")
     try:
         while True:
@@ -338,10 +344,11 @@ def main(argv: list[str] | None = None) -> int:
     from llm.factory import UnknownBackend
     from llm.gguf import PromptTooLong
     from vectorstore import KnowledgeBaseError, WriterBusy
+    from vectorstore.rerank import RerankerError
     try:
         return args.func(args)
     except (KnowledgeBaseError, WriterBusy, ModelSetupError, BackendUnavailable, PromptTooLong,
-            UnknownBackend, HistoryFileError, ConversationNotFound) as err:
+            UnknownBackend, HistoryFileError, ConversationNotFound, RerankerError) as err:
         # Problems a user can fix: one plain sentence, no traceback.
         msg = err.message(get_settings().lang) if hasattr(err, "message") else str(err)
         print(msg, file=sys.stderr)

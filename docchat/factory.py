@@ -16,6 +16,13 @@ def kb_config(settings: Settings | None = None) -> KBConfig:
     )
 
 
+def reranker(settings: Settings | None = None):
+    """The local cross-encoder named by DOCCHAT_RERANKER_PATH (loaded once per process), or
+    None: reranking is off by default because no installed package ships reranker weights."""
+    from vectorstore.rerank import make_reranker
+    return make_reranker((settings or get_settings()).reranker_path)
+
+
 def open_kb(name: str | None = None, settings: Settings | None = None) -> KnowledgeBase:
     s = settings or get_settings()
     return KnowledgeBase(name or s.kb, kb_config(s))

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     top_p: float = Field(0.8, gt=0, le=1)
     max_new_tokens: int = Field(512, ge=1)
     top_k: int = Field(5, ge=1, le=50)
+    reranker_path: Path | None = Field(
+        None, description="folder of a local cross-encoder checkpoint that reorders retrieved passages; off when unset")
 
     @model_validator(mode="after")
     def _overlap_below_sentences(self) -> "Settings":

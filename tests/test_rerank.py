@@ -9,6 +9,7 @@ reorders its candidate pool by them before cutting to k.
 from __future__ import annotations
 
 import re
+import os
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,17 @@ def test_the_retriever_reorders_its_pool_by_the_reranker_before_the_top_k_cut(tm
     # Off-topic questions still retrieve nothing: the floor comes before the reranker.
     assert HybridRetriever(kb=kb, k=3, reranker=reranker).retrieve_hits("今天天气怎么样？") == []
     kb.close()
+
+
+def test_a_bad_reranker_setting_is_one_plain_sentence_from_the_cli(tmp_path):
+    """DOCCHAT_RERANKER_PATH reaches the chat path: a folder that holds no model stops `ask`
+    with one sentence naming it, exit 1, before any answer."""
+    import subprocess
+    import sys as _sys
+    env = {**os.environ, "DOCCHAT_HOME": str(tmp_path), "DOCCHAT_LANG": "en",
+           "DOCCHAT_RERANKER_PATH": str(tmp_path / "no-such-model")}
+    docchat = str(Path(_sys.executable).with_name("docchat"))
+    res = subprocess.run([docchat, "ask", "How long must passwords be?"], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr and "no-such-model" in res.stderr

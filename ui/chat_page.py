@@ -124,9 +124,10 @@ def _session(conv_id: str | None) -> ChatSession:
     store = state.conversation_store()
     try:
         return ChatSession(kb, llm, store=store, conversation_id=conv_id, queue=state.answer_queue(),
-                           k=int(s.top_k))
+                           k=int(s.top_k), reranker=state.get_reranker())
     except ConversationNotFound:  # deleted meanwhile (e.g. from the CLI): start a new one
-        return ChatSession(kb, llm, store=store, queue=state.answer_queue(), k=int(s.top_k))
+        return ChatSession(kb, llm, store=store, queue=state.answer_queue(), k=int(s.top_k),
+                           reranker=state.get_reranker())
 
 
 def _stream_answer(session: ChatSession, question: str, lang: str) -> Answer:

@@ -31,6 +31,8 @@ def plain_message(err: BaseException, lang: str) -> str:
         return t("err_backend", lang, detail=_sentence(err))
     if type(err).__name__ == "PromptTooLong":
         return t("err_too_long", lang)
+    if type(err).__name__ == "RerankerError":  # DOCCHAT_RERANKER_PATH points at no usable model
+        return err.message(lang)
     return t("err_unexpected", lang)
 
 

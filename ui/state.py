@@ -51,6 +51,12 @@ def _llm(home: str, backend: str, temperature: float):
     return make_llm(settings(), llm=backend, temperature=temperature)
 
 
+def get_reranker():
+    """The optional cross-encoder (DOCCHAT_RERANKER_PATH); make_reranker caches it per folder."""
+    from docchat.factory import reranker
+    return reranker(settings())
+
+
 def get_llm(backend: str, temperature: float):
     return _llm(str(settings().home), backend, round(float(temperature), 2))
 

@@ -114,27 +114,9 @@ def worker(model_name: str, n_batch: int, threads: int | None) -> dict:
 
 
 def machine_facts() -> dict:
-    facts = {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "loadavg_at_start": os.getloadavg(),
-    }
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                facts["cpu"] = line.split(":", 1)[1].strip()
-                break
-        facts["mem_gb"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (OSError, ValueError):
-        pass
-    try:
-        import llama_cpp
+    from bench.common import machine_facts as common_facts
 
-        facts["llama_cpp_python"] = llama_cpp.__version__
-    except ImportError:
-        pass
-    return facts
+    return common_facts()
 
 
 def main() -> int:
@@ -170,7 +152,10 @@ def main() -> int:
               f"{r['peak_rss_mb']:>11}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"machine": facts, "prompt_tokens_target": PROMPT_TOKENS,
+    from bench.common import command_line, finish_facts
+
+    tmp.write_text(json.dumps({"benchmark": "llm", "command": command_line("bench.bench_llm"),
+                               "machine": finish_facts(facts), "prompt_tokens_target": PROMPT_TOKENS,
                                "new_tokens": NEW_TOKENS, "runs": runs}, ensure_ascii=False, indent=2))
     os.replace(tmp, RESULTS)
     print(f"written {RESULTS.relative_to(REPO)}")

@@ -272,7 +272,10 @@ def main(argv: list[str] | None = None) -> int:
 def write_results(args, documents, articles, questions, rows, speed) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / args.out
+    from bench.common import command_line, machine_facts
+
     out.write_text(json.dumps({
+        "benchmark": "chunking", "command": command_line("bench.eval_chunking"), "machine": machine_facts(),
         "command_line": sys.argv[1:], "questions": len(questions), "articles": len(articles), "laws": sorted(documents),
         "corpus_chars": sum(len(b.page_content) for blocks in documents.values() for b in blocks),
         "anchor_chars": ANCHOR_CHARS, "cpu_count": os.cpu_count(),

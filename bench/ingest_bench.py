@@ -46,6 +46,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")  # chromadb must not phone home
 
+from bench.common import command_line  # noqa: E402
 from bench.render_laws import FORMATS, LAWS_JSONL, load_laws, render_laws, shortest_laws  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,6 +78,7 @@ class StageClock:
         self.seconds: dict[str, float] = defaultdict(float)
         self.embed_calls: list[list[str]] = []
         self.floor_s = 0.0  # interleaved replays: measured here, excluded from every stage
+        self.replayed_chars = 0  # characters of the calls replayed (all of them unless sampled)
 
     @contextmanager
     def stage(self, name: str):
@@ -93,9 +95,15 @@ class StageClock:
         return timed
 
 
-def timed_embeddings(inner, clock: StageClock, interleave: bool):
-    """The same model behind a LangChain Embeddings that times and records each batch."""
+def timed_embeddings(inner, clock: StageClock, interleave: bool | float):
+    """The same model behind a LangChain Embeddings that times and records each batch.
+
+    interleave: replay each call right after it (True), none (False), or a share of the calls
+    (a float in (0, 1]: every round(1 / share)-th call, so clock.replayed_chars says how much
+    of the embedded text the floor covers)."""
     from langchain_core.embeddings import Embeddings
+
+    every = 1 if interleave is True else (max(1, round(1 / interleave)) if interleave else 0)
 
     class TimedEmbeddings(Embeddings):
         name = getattr(inner, "name", "embeddings")  # KnowledgeBase tags its collection with it
@@ -105,8 +113,9 @@ def timed_embeddings(inner, clock: StageClock, interleave: bool):
             clock.embed_calls.append(list(texts))
             with clock.stage("embed"):
                 vectors = inner.embed_documents(texts)
-            if interleave:
+            if every and (len(clock.embed_calls) - 1) % every == 0:
                 clock.floor_s += embedding_floor(inner, [texts])
+                clock.replayed_chars += sum(len(t) for t in texts)
             return vectors
 
         def embed_query(self, text: str) -> list[float]:
@@ -171,7 +180,7 @@ def patched(module, name: str, replacement):
 
 
 def ingest_docchat(files: list[str], embeddings, model: str, clock: StageClock, home: Path,
-                   interleave: bool) -> dict:
+                   interleave: bool | float, kb_name: str = "bench") -> dict:
     import vectorstore.kb as kb_module
     from vectorstore.kb import KBConfig, KnowledgeBase
 
@@ -181,7 +190,7 @@ def ingest_docchat(files: list[str], embeddings, model: str, clock: StageClock, 
          patched(kb_module, "tokenize", clock.wrap("tokenize", kb_module.tokenize)), \
          patched(kb_module, "file_sha256", clock.wrap("hash", kb_module.file_sha256)):
         with clock.stage("open"):
-            kb = KnowledgeBase("bench", KBConfig(home=home, embedding=model), embeddings=timed)
+            kb = KnowledgeBase(kb_name, KBConfig(home=home, embedding=model), embeddings=timed)
         kb.chunker.split = clock.wrap("chunk", kb.chunker.split)
         kb.store.add = clock.wrap("chroma", kb.store.add)
         for method in ("begin_file", "add_chunks", "commit_file"):
@@ -192,7 +201,7 @@ def ingest_docchat(files: list[str], embeddings, model: str, clock: StageClock, 
     failed = [r for r in results if r.status != "indexed"]
     if failed:
         raise RuntimeError(f"not indexed: {[(r.file, r.status, r.error) for r in failed]}")
-    return {"chunks": sum(r.chunks for r in results)}
+    return {"chunks": sum(r.chunks for r in results), "per_file": {r.file: r.chunks for r in results}}
 
 
 def naive_load(path: str):
@@ -326,25 +335,10 @@ def print_table(results: dict) -> None:
 
 
 def machine_facts() -> dict:
-    facts = {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "ram_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "loadavg_at_start": os.getloadavg(),
-    }
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            facts["cpu"] = line.split(":", 1)[1].strip()
-            break
-    versions = {}
-    for package in PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            pass
-    facts["packages"] = versions
+    from bench.common import machine_facts as common_facts, package_versions
+
+    facts = common_facts()
+    facts["packages"] = {**facts["packages"], **package_versions(PACKAGES)}
     return facts
 
 
@@ -394,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print_table(results)
     report = {
-        "benchmark": "ingest", "machine": facts, "model": args.model, "floor_method": args.floor, "goal_ratio": GOAL_RATIO,
+        "benchmark": "ingest", "command": command_line("bench.ingest_bench", argv), "machine": facts,
+        "model": args.model, "floor_method": args.floor, "goal_ratio": GOAL_RATIO,
         "inputs": {"source": str(args.source), "laws": names, "formats": formats, "articles": sum(r.articles for r in rendered),
                    "chars": sum(r.chars for r in rendered), "pdf_pages": sum(r.pdf_pages for r in rendered)},
         "stages": STAGES, "pipelines": results,

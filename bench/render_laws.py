@@ -1,13 +1,18 @@
 """Render ../shared/eval/laws_subset.jsonl as real files: one DOCX and one PDF per law.
 
+The full corpus (laws_full.jsonl.gz) renders the same way, one document per law *version*
+(`by_version=True`: records grouped by the law part of their id, so 中华人民共和国仲裁法 and
+中华人民共和国仲裁法@2017-09-01 are two documents), and may ask for DOCX only.
+
 Each document has the law's title as its heading, chapter and section headings where they
 change, and each article as one paragraph "第X条 text" (line breaks inside an article kept).
 The PDF uses reportlab's built-in CID font STSong-Light, so no font file is needed.
 
 Output is byte-reproducible: reportlab runs with `invariant=True` (fixed dates and ids), and
 the DOCX zip is rewritten with fixed timestamps and fixed core properties. Files land in a cache
-folder keyed by the input's sha256 and RENDER_VERSION, under $DOCCHAT_HOME/bench-cache when
-DOCCHAT_HOME is set, else under the system temp folder, never inside the repository.
+folder keyed by the input's sha256 and RENDER_VERSION, under bench.common.bench_cache_root()
+($DOCCHAT_BENCH_CACHE, else $DOCCHAT_HOME/bench-cache, else ~/.cache/docchat-bench), never
+inside the repository.
 
     .venv/bin/python -m bench.render_laws [--laws N] [--source JSONL] [--out DIR]
 """
@@ -15,12 +20,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gzip
 import hashlib
 import io
 import json
 import os
 import sys
-import tempfile
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -50,14 +55,17 @@ class RenderedLaw:
     files: dict[str, str]  # format -> path
 
 
-def load_laws(path: Path = LAWS_JSONL) -> dict[str, list[dict]]:
-    """Article records grouped by law, laws and articles in file order."""
+def load_laws(path: Path = LAWS_JSONL, by_version: bool = False) -> dict[str, list[dict]]:
+    """Article records grouped by law, laws and articles in file order (.jsonl or .jsonl.gz).
+    by_version: grouped by the law part of the id instead (one group per law version)."""
     laws: dict[str, list[dict]] = {}
-    with path.open(encoding="utf-8") as f:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
         for line in f:
             if line.strip():
                 record = json.loads(line)
-                laws.setdefault(record["law"], []).append(record)
+                key = record["id"].split("#", 1)[0] if by_version else record["law"]
+                laws.setdefault(key, []).append(record)
     return laws
 
 
@@ -69,7 +77,8 @@ def shortest_laws(laws: dict[str, list[dict]], count: int) -> list[str]:
 
 
 def outline(law: str, records: list[dict]) -> list[Line]:
-    lines, chapter, section = [Line("title", law)], "", ""
+    title = law.replace("@", " ") if "@" in law else law  # "仲裁法@2017-09-01" -> "仲裁法 2017-09-01"
+    lines, chapter, section = [Line("title", title)], "", ""
     for record in records:
         if record["chapter"] and record["chapter"] != chapter:
             chapter, section = record["chapter"], ""
@@ -148,37 +157,43 @@ def _pdf_styles() -> dict:
 
 # --- cache -----------------------------------------------------------------------------------
 def default_cache_root() -> Path:
-    home = os.environ.get("DOCCHAT_HOME")
-    base = Path(home) / "bench-cache" if home else Path(tempfile.gettempdir()) / "docchat-bench-cache"
-    return base
+    from bench.common import bench_cache_root
+
+    return bench_cache_root()
 
 
 def render_laws(law_names: list[str] | None = None, *, source: Path = LAWS_JSONL,
-                cache_root: Path | None = None) -> list[RenderedLaw]:
-    """DOCX and PDF of each law (all laws when `law_names` is None), rendered once and cached."""
-    laws = load_laws(source)
+                cache_root: Path | None = None, formats: tuple[str, ...] = FORMATS,
+                by_version: bool = False) -> list[RenderedLaw]:
+    """The given formats of each law (all laws when `law_names` is None), rendered once and
+    cached. pdf_pages is 0 when no PDF was asked for (and none is cached)."""
+    laws = load_laws(source, by_version=by_version)
     names = list(laws) if law_names is None else law_names
     key = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
     folder = (cache_root or default_cache_root()) / f"laws-{key}-v{RENDER_VERSION}"
     folder.mkdir(parents=True, exist_ok=True)
-    return [_render_one(law, laws[law], folder) for law in names]
+    return [_render_one(law, laws[law], folder, formats) for law in names]
 
 
-def _render_one(law: str, records: list[dict], folder: Path) -> RenderedLaw:
+def _render_one(law: str, records: list[dict], folder: Path, formats: tuple[str, ...] = FORMATS) -> RenderedLaw:
     stem = law_index_name(law)
     manifest = folder / f"{stem}.json"
     if manifest.is_file():
         cached = RenderedLaw(**json.loads(manifest.read_text(encoding="utf-8")))
-        if all(Path(p).is_file() for p in cached.files.values()):
+        if set(formats) <= set(cached.files) and all(Path(p).is_file() for p in cached.files.values()):
             return cached
     lines = outline(law, records)
-    files = {fmt: folder / f"{stem}.{fmt}" for fmt in FORMATS}
+    files = {fmt: folder / f"{stem}.{fmt}" for fmt in FORMATS if fmt in formats}
     # Write to temporary names first: an interrupted render never leaves a half file cached.
-    tmp_docx, tmp_pdf = files["docx"].with_suffix(".docx.tmp"), files["pdf"].with_suffix(".pdf.tmp")
-    write_docx(law, lines, tmp_docx)
-    pages = write_pdf(law, lines, tmp_pdf)
-    os.replace(tmp_docx, files["docx"])
-    os.replace(tmp_pdf, files["pdf"])
+    pages = 0
+    if "docx" in files:
+        tmp_docx = files["docx"].with_suffix(".docx.tmp")
+        write_docx(law, lines, tmp_docx)
+        os.replace(tmp_docx, files["docx"])
+    if "pdf" in files:
+        tmp_pdf = files["pdf"].with_suffix(".pdf.tmp")
+        pages = write_pdf(law, lines, tmp_pdf)
+        os.replace(tmp_pdf, files["pdf"])
     rendered = RenderedLaw(law, len(records), sum(len(r["text"]) for r in records), pages,
                            {fmt: str(p) for fmt, p in files.items()})
     manifest.write_text(json.dumps(asdict(rendered), ensure_ascii=False), encoding="utf-8")

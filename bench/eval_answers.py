@@ -1,0 +1,194 @@
+"""Benchmark (not a test): answer quality of the chat chain with the embedded model.
+
+The law subset is rendered and ingested as in bench/eval_rag.py (project defaults), and a
+fixed sample of ../shared/eval/questions_dev.jsonl is asked through the same chain the web
+page uses (chains.chat_session.ChatSession, hybrid retrieval with the relevance floor, the
+embedded GGUF model). A follow-up is asked in a conversation seeded with its history
+questions (the dev set has no answers for them), so the chain rewrites it as it would for a user.
+
+The sample: every second answerable item in qid order (36 of 72) plus every follow-up not
+already in it, and all unanswerable items (8): at least 40 answerable items in all.
+
+Metrics, all automatic (so they are proxies; the per-item JSON keeps every answer for reading):
+- key fact: the reference answer's key facts are its numbers (Chinese or Arabic numerals with
+  their unit: 六个月, 三十日, 二倍; Arabic digits in either text are put into Chinese numerals
+  first, 两 counts as 二) that the question does not already contain. A reference without such
+  numbers has as key facts its 4 most specific words (jieba TF-IDF) that the question does not
+  contain. An answer has the key fact when it holds at least half of them. A refusal of an
+  answerable item has none.
+- refusal rate on unanswerable items: the share answered with the chain's "not found" reply.
+- cited passage relevant: among answered (not refused) answerable items, the share whose
+  shown sources include a passage containing one of the item's relevant articles (the same
+  "contains" test as bench/eval_rag.py).
+
+    .venv/bin/python -m bench.eval_answers [--laws N] [--limit N] [--model 1.5b|0.5b]
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import jieba.analyse
+
+from bench.eval_chunking import load_jsonl
+from bench.eval_rag import EVAL, articles_of, contains, mean
+from bench.common import command_line, finish_facts, machine_facts, write_json
+from bench.render_laws import load_laws, render_laws, shortest_laws
+from vectorstore import KBConfig, KnowledgeBase
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = REPO / "bench" / "results" / "eval_answers.json"
+_CN_DIGITS = "零一二三四五六七八九"
+_NUMBER = re.compile(r"[零一二两三四五六七八九十百千万\d]+(?:个月|个工作日|日|天|年|倍|元|小时|周岁|岁|%|％|次|人|项)")
+
+
+def chinese_numeral(n: int) -> str:
+    """0..99999 in Chinese numerals (十二, 三十九, 一百零五), the form the law text uses."""
+    digits, out, zero = str(n), "", False
+    for pos, ch in zip(range(len(digits) - 1, -1, -1), digits):
+        if ch == "0":
+            zero = bool(out)
+            continue
+        out += ("零" if zero else "") + _CN_DIGITS[int(ch)] + ("", "十", "百", "千", "万")[pos]
+        zero = False
+    return "零" if not out else (out[1:] if out.startswith("一十") else out)
+
+
+def normalise(text: str) -> str:
+    text = re.sub(r"\d+", lambda m: chinese_numeral(int(m.group())) if len(m.group()) < 6 else m.group(), text)
+    return text.replace("两", "二").replace("％", "%")
+
+
+def key_facts(reference: str, question: str) -> list[str]:
+    asked = normalise(question)
+    numbers = [n for n in dict.fromkeys(normalise(m) for m in _NUMBER.findall(reference)) if n not in asked]
+    if numbers:
+        return numbers
+    words = [w for w in jieba.analyse.extract_tags(reference, topK=12) if w not in question and len(w) > 1]
+    return words[:4]
+
+
+def has_key_fact(answer: str, facts: list[str]) -> bool:
+    text = normalise(answer)
+    return bool(facts) and sum(f in text for f in facts) * 2 >= len(facts)
+
+
+def sample(items: list[dict], laws: set[str]) -> list[dict]:
+    answerable = [i for i in items if i["type"] != "unanswerable"
+                  and all(r.split("#")[0] in laws for r in i["relevant"])]
+    chosen = answerable[::2] + [i for i in answerable[1::2] if i["type"] == "followup"]
+    return sorted(chosen, key=lambda i: i["qid"]) + [i for i in items if i["type"] == "unanswerable"]
+
+
+def ask(kb, llm, item: dict, k: int) -> dict:
+    from chains.chat_session import ChatSession
+    # The dev set's history holds questions only: they seed the conversation with empty answers
+    # (as in bench/eval_rag.py), so the follow-up is rewritten from them by the real chain.
+    history = [(turn["question"], "") for turn in item.get("history", [])]
+    session = ChatSession(kb, llm, store=None, conversation_id=None, k=k, history=history)
+    answer = session.ask(item["question"])
+    return {"answer": answer.text, "refused": answer.refused, "timings": answer.timings,
+            "standalone": getattr(answer, "standalone_question", None),
+            "sources": [{"source": h.source, "page": h.page, "text": h.text} for h in answer.sources]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--laws", type=int, default=None, help="only the N shortest laws (quick run)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N sampled items (quick run)")
+    parser.add_argument("--model", default="1.5b", help="embedded GGUF model (default: the app's default)")
+    parser.add_argument("--max-new-tokens", type=int, default=200)
+    parser.add_argument("-k", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--home", type=Path, default=None, help="DOCCHAT_HOME to build in and keep")
+    args = parser.parse_args(argv)
+
+    from docchat.settings import get_settings
+    from llm.factory import make_llm
+
+    laws = load_laws()
+    names = shortest_laws(laws, args.laws) if args.laws else list(laws)
+    articles = articles_of([r for name in names for r in laws[name]])
+    items = sample(load_jsonl(EVAL / "questions_dev.jsonl"), set(names))[: args.limit]
+    llm = make_llm(get_settings(), llm="gguf", gguf_model=args.model, temperature=0.0,
+                   max_new_tokens=args.max_new_tokens)
+    home = args.home or Path(tempfile.mkdtemp(prefix="docchat-eval-answers-"))
+    machine = machine_facts()  # taken before the run: the load average at its start
+    rows, started = [], time.perf_counter()
+    try:
+        kb = KnowledgeBase("laws", KBConfig(home=home))
+        kb.ingest([Path(item.files["docx"]) for item in render_laws(names)])
+        for n, item in enumerate(items, 1):
+            got = ask(kb, llm, item, args.k)
+            row = {"qid": item["qid"], "type": item["type"], "question": item["question"],
+                   "reference": item.get("answer", ""), **got}
+            if item["type"] != "unanswerable":
+                facts = key_facts(item["answer"], item["question"])
+                row["key_facts"] = facts
+                row["key_fact"] = (not got["refused"]) and has_key_fact(got["answer"], facts)
+                wanted = [articles[a] for a in item["relevant"]]
+                row["cited_relevant"] = any(contains(s["source"], s["text"], a)
+                                            for s in got["sources"] for a in wanted)
+            rows.append(row)
+            write(args, argv, machine, names, rows, started)  # after every item: a long run stopped early keeps its rows
+            print(f"[{n}/{len(items)}] {item['qid']} {item['type']:<12} refused={got['refused']!s:<5} "
+                  f"key_fact={row.get('key_fact', '-')!s:<5} cited_relevant={row.get('cited_relevant', '-')!s:<5} "
+                  f"{got['timings'].get('total_s', 0):.1f}s", flush=True)
+        kb.close()
+    finally:
+        if args.home is None:
+            shutil.rmtree(home, ignore_errors=True)
+    summary = write(args, argv, machine, names, rows, started, final=True)
+    print_table(summary, args.model)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def write(args, argv, machine: dict, names: list[str], rows: list[dict], started: float, final: bool = False) -> dict:
+    summary = summarise(rows)
+    summary["wall_s"] = round(time.perf_counter() - started, 1)
+    write_json(args.out, {
+        "benchmark": "eval_answers", "command": command_line("bench.eval_answers", argv),
+        "complete": final, "model": args.model, "max_new_tokens": args.max_new_tokens, "k": args.k,
+        "laws": len(names), "machine": finish_facts(dict(machine)) if final else machine,
+        "summary": summary, "items": rows,
+    })
+    return summary
+
+
+def summarise(rows: list[dict]) -> dict:
+    answerable = [r for r in rows if r["type"] != "unanswerable"]
+    unanswerable = [r for r in rows if r["type"] == "unanswerable"]
+    answered = [r for r in answerable if not r["refused"]]
+    followups = [r for r in answerable if r["type"] == "followup"]
+    first_tokens = sorted(r["timings"].get("first_token_s", 0) for r in rows if not r["refused"])
+    return {
+        "answerable": len(answerable), "unanswerable": len(unanswerable),
+        "key_fact": mean(float(r["key_fact"]) for r in answerable),
+        "key_fact_followup": mean(float(r["key_fact"]) for r in followups),
+        "refused_answerable": mean(float(r["refused"]) for r in answerable),
+        "refusal_unanswerable": mean(float(r["refused"]) for r in unanswerable),
+        "cited_relevant": mean(float(r["cited_relevant"]) for r in answered),
+        "answered": len(answered),
+        "first_token_s_median": first_tokens[len(first_tokens) // 2] if first_tokens else None,
+    }
+
+
+GOALS = {"refusal_unanswerable": 0.9, "cited_relevant": 0.9}
+
+
+def print_table(summary: dict, model: str) -> None:
+    print(f"\nanswer quality, model {model}: {summary['answerable']} answerable + "
+          f"{summary['unanswerable']} unanswerable items, {summary['wall_s']} s")
+    for key in ("key_fact", "key_fact_followup", "refused_answerable", "refusal_unanswerable", "cited_relevant"):
+        goal = f"(goal >= {GOALS[key]})" if key in GOALS else ""
+        print(f"  {key:<22} {summary[key]:.3f} {goal}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

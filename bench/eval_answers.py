@@ -37,31 +37,19 @@ import jieba.analyse
 
 from bench.eval_chunking import load_jsonl
 from bench.eval_rag import EVAL, articles_of, contains, mean
+from chains.grounding import normalise_numbers
 from bench.common import command_line, finish_facts, machine_facts, write_json
 from bench.render_laws import load_laws, render_laws, shortest_laws
 from vectorstore import KBConfig, KnowledgeBase
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "bench" / "results" / "eval_answers.json"
-_CN_DIGITS = "零一二三四五六七八九"
 _NUMBER = re.compile(r"[零一二两三四五六七八九十百千万\d]+(?:个月|个工作日|日|天|年|倍|元|小时|周岁|岁|%|％|次|人|项)")
 
 
-def chinese_numeral(n: int) -> str:
-    """0..99999 in Chinese numerals (十二, 三十九, 一百零五), the form the law text uses."""
-    digits, out, zero = str(n), "", False
-    for pos, ch in zip(range(len(digits) - 1, -1, -1), digits):
-        if ch == "0":
-            zero = bool(out)
-            continue
-        out += ("零" if zero else "") + _CN_DIGITS[int(ch)] + ("", "十", "百", "千", "万")[pos]
-        zero = False
-    return "零" if not out else (out[1:] if out.startswith("一十") else out)
-
-
 def normalise(text: str) -> str:
-    text = re.sub(r"\d+", lambda m: chinese_numeral(int(m.group())) if len(m.group()) < 6 else m.group(), text)
-    return text.replace("两", "二").replace("％", "%")
+    """Numbers in one form (chains/grounding.py: 600 -> 六百, 两 -> 二), as the chain compares them."""
+    return normalise_numbers(text)
 
 
 def key_facts(reference: str, question: str) -> list[str]:

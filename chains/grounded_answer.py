@@ -6,6 +6,7 @@ question and the query retrieval should use.
 """
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -16,8 +17,11 @@ from langchain_core.language_models.llms import LLM
 from vectorstore import Hit, KnowledgeBase
 from vectorstore.retrievers import HybridRetriever
 
+from .grounding import passages_holding, unsupported_numbers
 from .language import question_language
 from .prompts import NOT_FOUND, grounded_prompt
+
+log = logging.getLogger(__name__)
 
 # [1], and the variants small models write when they echo the instruction: [编号1] [资料 2].
 _CITATION = re.compile(r"\[(?:编号|资料|passage|source)?\s*(\d{1,2})\]", re.IGNORECASE)
@@ -32,6 +36,9 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     standalone_question: str | None = None  # set when a follow-up was answered in a conversation
     faq: bool = False  # answered verbatim from a FAQ list's paired answer (chains/faq.py)
+    # The model's answer stated these figures, found in none of its passages (chains/grounding.py):
+    # it was withdrawn and replaced by the "not found" reply.
+    withdrawn: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         out = {
@@ -44,6 +51,8 @@ class Answer:
             out["standalone_question"] = self.standalone_question
         if self.faq:
             out["faq"] = True
+        if self.withdrawn:
+            out["withdrawn_figures"] = self.withdrawn
         return out
 
 
@@ -112,8 +121,18 @@ class GroundedAnswerer:
         answer.timings["total_s"] = time.perf_counter() - start
         answer.text = "".join(pieces).strip()
         answer.refused = NOT_FOUND[lang].rstrip("。.") in answer.text
-        if not answer.refused:
-            answer.sources = cited_sources(answer.text, hits) or supporting_sources(answer.text, hits)
+        if answer.refused:
+            return
+        unsupported = unsupported_numbers(answer.text, question, hits)
+        if unsupported:  # a figure from the model's memory, not the documents: say so instead
+            log.info("answer withdrawn: %s found in no passage", ", ".join(unsupported))
+            answer.withdrawn, answer.text, answer.refused = unsupported, NOT_FOUND[lang], True
+            return
+        cited = cited_sources(answer.text, hits)
+        holding = passages_holding(answer.text, question, hits)
+        if holding and not any(h in holding for h in cited):
+            cited = holding[:2]  # the [n] points at a passage without the figure: show the one with it
+        answer.sources = cited or supporting_sources(answer.text, hits)
 
     def ask(self, question: str) -> Answer:
         answer = Answer(question)

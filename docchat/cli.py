@@ -211,6 +211,8 @@ def _echo(piece: str, enabled: bool) -> str:
 
 
 def _print_sources(answer) -> None:
+    if getattr(answer, "withdrawn", None):  # the streamed text stated figures no passage holds
+        print(answer.text)
     for n, hit in enumerate(answer.sources, 1):
         page = f", p. {hit.page}" if hit.page else ""
         print(f"  [{n}] {hit.source}{page}: {hit.text.replace(chr(10), ' ')[:120]}")

@@ -48,3 +48,54 @@ def test_history_goes_before_the_question_only_when_given():
     prompt = grounded_prompt("那北京呢？", HITS[:1], "zh", [("住宿费多少？", "六百元。")])
     assert "用户: 住宿费多少？\n助手: 六百元。" in prompt and prompt.rstrip().endswith("问题: 那北京呢？")
     assert "之前的对话" not in grounded_prompt("住宿费多少？", HITS[:1], "zh")
+
+
+# --- figures must come from the passages (chains/grounding.py) ----------------------------------
+def test_figures_are_compared_across_arabic_and_chinese_numerals():
+    from chains.grounding import stated_numbers, unsupported_numbers
+    assert unsupported_numbers("一线城市每晚最多报销600元[1]。", "住宿费多少？", HITS) == []
+    assert unsupported_numbers("每天伙食补助100元，每晚住宿六百元。", "补助多少？", HITS) == []
+    assert unsupported_numbers("Passwords need 12 characters [2].", "How long?", HITS) == []
+    assert unsupported_numbers("每两天补助一百元", "", [hit(4, "每2日补助100元")]) == []  # 两/天 read as 二/日
+    # numbers the question already holds are not claims of the answer
+    assert stated_numbers("闯一次红灯罚款二百元。", "闯一次红灯罚多少？") == ["二百元"]
+
+
+def test_a_figure_found_in_no_passage_is_reported():
+    from chains.grounding import unsupported_numbers
+    assert unsupported_numbers("北京的最低工资标准是每个月1680元[1]。", "北京最低工资多少？", HITS) == ["一千六百八十元"]
+    assert unsupported_numbers("住宿每晚八百元[1]。", "住宿费多少？", HITS) == ["八百元"]
+    assert unsupported_numbers("Passwords need 16 characters [2].", "How long?", HITS) == ["十六characters"]
+    assert unsupported_numbers("没有数字的回答[1]。", "问题", HITS) == []
+
+
+def test_the_passage_holding_the_figure_is_the_one_credited():
+    from chains.grounding import passages_holding
+    assert passages_holding("每天伙食补助一百元[1]。", "补助多少？", HITS) == [HITS[2]]
+    assert passages_holding("没有数字。", "", HITS) == []
+
+
+def test_an_invented_figure_never_reaches_the_user_from_the_real_model(tmp_path):
+    """The expense policy does not say what Beijing's minimum wage is. Measured 2026-12-01: the
+    1.5B model answers "二千元" from memory, citing a passage; the check withdraws it. Whatever
+    the model says, no figure outside the passages is shown, and a grounded figure still is."""
+    from chains.grounded_answer import GroundedAnswerer
+    from chains.grounding import unsupported_numbers
+    from conftest import REPO
+    from docchat.settings import get_settings
+    from llm.factory import make_llm
+    from vectorstore import KBConfig, KnowledgeBase
+    kb = KnowledgeBase("t", KBConfig(home=tmp_path))
+    kb.ingest([REPO / "data" / "expense_policy_zh.pdf"])
+    try:
+        llm = make_llm(get_settings(), llm="gguf", gguf_model="1.5b", temperature=0.0, max_new_tokens=64)
+        answerer = GroundedAnswerer(kb, llm, k=3)
+        invented = answerer.ask("北京的最低工资标准是每个月多少钱？")
+        assert invented.refused and invented.text.startswith("知识库中没有找到") and not invented.sources
+        question = "报销要在多少天内提交？"
+        grounded = answerer.ask(question)
+        assert not grounded.refused and "三十日" in grounded.text and not grounded.withdrawn
+        assert unsupported_numbers(grounded.text, question, answerer.retriever.retrieve_hits(question)) == []
+        assert [(h.source, h.page) for h in grounded.sources] == [("expense_policy_zh.pdf", 1)]
+    finally:
+        kb.close()

@@ -186,6 +186,9 @@ def test_a_conversation_persists_and_is_reopened_from_a_new_session(app_env):
     upload(at, (PDF.name, PDF.read_bytes()))
     at.radio(key="page").set_value("chat").run()
     ask(at, "How long must passwords be?")
+    # The sidebar lists the new conversation right after its first answer, highlighted.
+    listed = [b for b in at.sidebar.button if b.key.startswith("conv_")]
+    assert [(b.label, b.type) for b in listed] == [("How long must passwords be?", "primary")]
     ask(at, "And how often must they be changed?")  # a follow-up: same conversation
     assert not at.exception
     (conv,) = ConversationStore.at_home(app_env).list()

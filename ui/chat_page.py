@@ -116,6 +116,8 @@ def _ask(conv_id: str | None, question: str, lang: str) -> None:
         _show_sources(answer.sources, lang, answer.refused)
     # ChatSession stored the turn (and created the conversation at its first answer).
     conversations.set_current(session.conversation_id, st.session_state.kb_name)
+    if conv_id is None and session.conversation_id is not None:
+        st.rerun()  # the sidebar was drawn before this answer: now it lists the new conversation
 
 
 def _session(conv_id: str | None) -> ChatSession:

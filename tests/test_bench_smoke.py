@@ -25,19 +25,7 @@ pytestmark = [pytest.mark.shared, pytest.mark.slow]
 
 def tiny_law_source(tmp_path: Path) -> Path:
     """The first few articles of the two shortest laws of the shared subset."""
-    laws: dict[str, list[dict]] = {}
-    with require_shared("eval", "laws_subset.jsonl").open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                record = json.loads(line)
-                laws.setdefault(record["law"], []).append(record)
-    shortest = sorted(laws, key=lambda law: sum(len(r["text"]) for r in laws[law]))[:2]
-    source = tmp_path / "tiny_laws.jsonl"
-    with source.open("w", encoding="utf-8") as f:
-        for law in shortest:
-            for record in laws[law][:ARTICLES_PER_LAW]:
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return source
+    return tiny_corpus(tmp_path, "tiny_laws.jsonl", 2, ARTICLES_PER_LAW)
 
 
 def run_module(module: str, *args: str, home: Path, timeout: float = 180) -> subprocess.CompletedProcess:

@@ -11,8 +11,10 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from ui.safety import safe_filename, safe_markdown  # noqa: E402
 
+from ui_helpers import fresh_home, messages, upload  # noqa: E402
+from ui_helpers import start as _start  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
-APP = str(REPO / "ui" / "app.py")
 PDF = REPO / "data" / "it_security_policy_en.pdf"
 DOCX = REPO / "data" / "employee_handbook_zh.docx"
 
@@ -20,30 +22,12 @@ DOCX = REPO / "data" / "employee_handbook_zh.docx"
 @pytest.fixture
 def app_env(tmp_path, monkeypatch):
     """A fresh DocChat home; the fast, deterministic model."""
-    from docchat.settings import get_settings
-    monkeypatch.setenv("DOCCHAT_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("DOCCHAT_GGUF_MODEL", "0.5b")
-    monkeypatch.setenv("DOCCHAT_MAX_NEW_TOKENS", "64")
-    monkeypatch.setenv("DOCCHAT_TEMPERATURE", "0")
-    monkeypatch.setenv("DOCCHAT_LANG", "en")
-    get_settings.cache_clear()
-    yield tmp_path / "home"
-    get_settings.cache_clear()
+    yield from fresh_home(tmp_path, monkeypatch, gguf_model="0.5b", max_new_tokens="64",
+                          temperature="0", lang="en")
 
 
 def start(page: str = "chat") -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.session_state["page"] = page
-    return at.run()
-
-
-def upload(at: AppTest, *files: tuple[str, bytes]) -> AppTest:
-    at.file_uploader[0].set_value([(name, data, "application/octet-stream") for name, data in files]).run()
-    return at.button(key="upload_go").click().run()
-
-
-def messages(at: AppTest) -> list[str]:
-    return [e.value for kind in (at.success, at.info, at.error, at.warning) for e in kind]
+    return _start(page)
 
 
 def ask(at: AppTest, question: str) -> AppTest:

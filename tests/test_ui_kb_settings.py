@@ -15,39 +15,26 @@ from vectorstore.catalog import Catalog  # noqa: E402
 from vectorstore.kb import kb_folder  # noqa: E402
 from vectorstore.keyword import KeywordIndex  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-APP = str(REPO / "ui" / "app.py")
+from ui_helpers import fresh_home, start as _start, upload as _upload  # noqa: E402
+from ui_helpers import APP, messages as shown  # noqa: E402
 
 
 @pytest.fixture
 def app_env(tmp_path, monkeypatch):
-    from docchat.settings import get_settings
-    monkeypatch.setenv("DOCCHAT_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("DOCCHAT_LANG", "en")
-    monkeypatch.setenv("DOCCHAT_DATA_DIR", str(tmp_path / "data"))
-    get_settings.cache_clear()
-    yield tmp_path / "home"
-    get_settings.cache_clear()
+    yield from fresh_home(tmp_path, monkeypatch, lang="en", data_dir=str(tmp_path / "data"))
 
 
 def start(page: str = "kb") -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.session_state["page"] = page
-    return at.run()
+    return _start(page)
 
 
 def upload(at: AppTest, *files: tuple[str, bytes]) -> AppTest:
-    at.file_uploader[0].set_value([(name, data, "text/plain") for name, data in files]).run()
-    return at.button(key="upload_go").click().run()
+    return _upload(at, *files, mime="text/plain")
 
 
 def rules(n: int, topic: str = "parking") -> bytes:
     return "\n".join(f"Rule {i} of the {topic} policy: permit {i} is renewed every {i + 1} weeks."
                      for i in range(1, n + 1)).encode()
-
-
-def shown(at: AppTest) -> list[str]:
-    return [e.value for kind in (at.success, at.info, at.error, at.warning) for e in kind]
 
 
 def passages(at: AppTest) -> dict[str, int]:

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from ui.safety import safe_filename, safe_markdown  # noqa: E402
 
-from ui_helpers import fresh_home, messages, upload  # noqa: E402
+from ui_helpers import APP, fresh_home, messages, upload  # noqa: E402
 from ui_helpers import start as _start  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -170,9 +170,10 @@ def test_a_conversation_persists_and_is_reopened_from_a_new_session(app_env):
     upload(at, (PDF.name, PDF.read_bytes()))
     at.radio(key="page").set_value("chat").run()
     ask(at, "How long must passwords be?")
-    # The sidebar lists the new conversation right after its first answer, highlighted.
+    # The sidebar lists the new conversation right after its first answer, highlighted as the
+    # current one (AppTest's Button.type is the element kind; the button's own type is in proto).
     listed = [b for b in at.sidebar.button if b.key.startswith("conv_")]
-    assert [(b.label, b.type) for b in listed] == [("How long must passwords be?", "primary")]
+    assert [(b.label, b.proto.type) for b in listed] == [("How long must passwords be?", "primary")]
     ask(at, "And how often must they be changed?")  # a follow-up: same conversation
     assert not at.exception
     (conv,) = ConversationStore.at_home(app_env).list()

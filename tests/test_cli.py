@@ -141,6 +141,12 @@ def test_ask_with_bad_backends_gives_one_clear_sentence(tmp_path):
                           "ask", "--plain", "--llm", "chatglm2", "hello")
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
     assert "nowhere" in missing.stderr
+    # A Chinese-speaking user is told in Chinese, with the path and the fix kept as they are.
+    no_models = docchat_env(tmp_path / "empty", {"DOCCHAT_LANG": "zh", "DOCCHAT_MODELS_DIR": str(tmp_path / "none")},
+                            "ask", "--plain", "hello")
+    assert no_models.returncode == 1 and "Traceback" not in no_models.stderr
+    (line,) = no_models.stderr.strip().splitlines()
+    assert line.startswith("语言模型无法启动：") and str(tmp_path / "none") in line and "make setup" in line
 
 
 def test_ask_off_topic_is_an_honest_refusal_without_sources(tmp_path):

@@ -211,7 +211,9 @@ def _echo(piece: str, enabled: bool) -> str:
 
 
 def _print_sources(answer) -> None:
-    if getattr(answer, "withdrawn", None):  # the streamed text stated figures no passage holds
+    # The streamed text was withdrawn (figures no passage holds, or no passage at all): print the
+    # honest reply that replaced it.
+    if getattr(answer, "withdrawn", None) or getattr(answer, "unsupported", False):
         print(answer.text)
     for n, hit in enumerate(answer.sources, 1):
         page = f", p. {hit.page}" if hit.page else ""

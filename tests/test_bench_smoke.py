@@ -151,6 +151,8 @@ def test_load_bench_answers_every_session_and_stays_consistent(tiny_results):
     assert chat["answers"] == 2 and chat["errors"] == 0, chat["error_messages"]
     assert during["answers"] == 1 and during["errors"] == 0, during["error_messages"]
     assert {"answers_per_min", "queue_wait_p95_s", "answered_without_sources", "refused"} <= chat.keys()
+    # through the page's code path, an answer shows its passage or is withdrawn as "not found"
+    assert chat["answered_without_sources"] == 0 and during["answered_without_sources"] == 0
     assert during["ingest"]["files"] == 2 and during["ingest"]["consistent"], during["ingest"]
 
 
@@ -160,6 +162,7 @@ def test_eval_answers_scores_every_sampled_item(tiny_results):
     assert len(report["items"]) == 3
     for item in report["items"]:
         assert item["answer"] and isinstance(item["refused"], bool)
+        assert item["refused"] or item["sources"], item  # an answer shows its passage or is withdrawn
         if item["type"] != "unanswerable":
             assert item["key_facts"] and isinstance(item["cited_relevant"], bool)
     summary = report["summary"]

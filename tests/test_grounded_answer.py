@@ -50,6 +50,17 @@ def test_history_goes_before_the_question_only_when_given():
     assert "之前的对话" not in grounded_prompt("住宿费多少？", HITS[:1], "zh")
 
 
+def test_answers_that_show_no_passage_are_credited_to_none():
+    """What GroundedAnswerer withdraws for the honest "not found": the 0.5B model's bare "是" and
+    "1" (bench/load_bench.py), and an article recited from memory that no passage holds."""
+    from chains.grounded_answer import credited_sources
+    assert credited_sources("是", "这种协议算数吗？", HITS) == []
+    assert credited_sources("1", "住满多少天？", HITS) == []
+    assert credited_sources("第二十五条 用人单位不得与劳动者约定由劳动者承担违约金。", "加班上限？", HITS) == []
+    assert credited_sources("一线城市每晚不超过六百元。", "住宿费多少？", HITS) == [HITS[0]]
+    assert credited_sources("补助一百元[1]。", "补助多少？", HITS) == [HITS[2]]  # [1] lacks the figure
+
+
 # --- figures must come from the passages (chains/grounding.py) ----------------------------------
 def test_figures_are_compared_across_arabic_and_chinese_numerals():
     from chains.grounding import stated_numbers, unsupported_numbers

@@ -37,9 +37,9 @@ import jieba.analyse
 
 from bench.eval_chunking import load_jsonl
 from bench.eval_rag import EVAL, articles_of, contains, mean
-from chains.grounding import normalise_numbers
 from bench.common import command_line, finish_facts, machine_facts, write_json
 from bench.render_laws import load_laws, render_laws, shortest_laws
+from chains.grounding import normalise_numbers  # numbers in one form, as the chain compares them
 from vectorstore import KBConfig, KnowledgeBase
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,14 +47,9 @@ DEFAULT_OUT = REPO / "bench" / "results" / "eval_answers.json"
 _NUMBER = re.compile(r"[零一二两三四五六七八九十百千万\d]+(?:个月|个工作日|日|天|年|倍|元|小时|周岁|岁|%|％|次|人|项)")
 
 
-def normalise(text: str) -> str:
-    """Numbers in one form (chains/grounding.py: 600 -> 六百, 两 -> 二), as the chain compares them."""
-    return normalise_numbers(text)
-
-
 def key_facts(reference: str, question: str) -> list[str]:
-    asked = normalise(question)
-    numbers = [n for n in dict.fromkeys(normalise(m) for m in _NUMBER.findall(reference)) if n not in asked]
+    asked = normalise_numbers(question)
+    numbers = [n for n in dict.fromkeys(normalise_numbers(m) for m in _NUMBER.findall(reference)) if n not in asked]
     if numbers:
         return numbers
     words = [w for w in jieba.analyse.extract_tags(reference, topK=12) if w not in question and len(w) > 1]
@@ -62,7 +57,7 @@ def key_facts(reference: str, question: str) -> list[str]:
 
 
 def has_key_fact(answer: str, facts: list[str]) -> bool:
-    text = normalise(answer)
+    text = normalise_numbers(answer)
     return bool(facts) and sum(f in text for f in facts) * 2 >= len(facts)
 
 

@@ -60,6 +60,17 @@ class Answer:
             out["withdrawn_unsupported"] = True
         return out
 
+    @property
+    def replaced(self) -> bool:
+        """The streamed text was withdrawn and replaced by the "not found" reply in ``text``."""
+        return bool(self.withdrawn) or self.unsupported
+
+    def withdraw(self, lang: str, figures: list[str] | None = None) -> None:
+        """Replaces the model's answer by the honest "not found": for ``figures`` no passage holds,
+        or (none given) because no passage supports it at all."""
+        self.withdrawn, self.unsupported = figures or [], not figures
+        self.text, self.refused, self.sources = NOT_FOUND[lang], True, []
+
 
 def cited_sources(text: str, hits: list[Hit]) -> list[Hit]:
     """The passages the answer actually cites, in order of first citation; numbers that point
@@ -141,7 +152,7 @@ class GroundedAnswerer:
         unsupported = unsupported_numbers(answer.text, question, hits)
         if unsupported:  # a figure from the model's memory, not the documents: say so instead
             log.info("answer withdrawn: %s found in no passage", ", ".join(unsupported))
-            answer.withdrawn, answer.text, answer.refused = unsupported, NOT_FOUND[lang], True
+            answer.withdraw(lang, unsupported)
             return
         answer.sources = credited_sources(answer.text, question, hits)
         if not answer.sources:
@@ -149,7 +160,7 @@ class GroundedAnswerer:
             # e.g. "是", "1", or an article the passages do not hold; none had the key fact in
             # bench/eval_answers.py. An answer that cannot show its passage gets the honest reply.
             log.info("answer withdrawn: no passage supports %r", answer.text[:80])
-            answer.unsupported, answer.text, answer.refused = True, NOT_FOUND[lang], True
+            answer.withdraw(lang)
 
     def ask(self, question: str) -> Answer:
         answer = Answer(question)

@@ -211,9 +211,7 @@ def _echo(piece: str, enabled: bool) -> str:
 
 
 def _print_sources(answer) -> None:
-    # The streamed text was withdrawn (figures no passage holds, or no passage at all): print the
-    # honest reply that replaced it.
-    if getattr(answer, "withdrawn", None) or getattr(answer, "unsupported", False):
+    if answer.replaced:  # the streamed text was withdrawn: print the honest reply that replaced it
         print(answer.text)
     for n, hit in enumerate(answer.sources, 1):
         page = f", p. {hit.page}" if hit.page else ""

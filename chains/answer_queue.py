@@ -2,11 +2,17 @@
 
 The model is shared by every user of the process (loading it per user would multiply its
 memory), so questions take turns; a waiting user sees "2 questions ahead of yours" instead of
-a frozen page. A user who leaves the line (page closed, error) is simply removed from it.
+a frozen page, with an estimated wait: the mean time of the recent turns (the model's speed on
+this machine, measured as it serves) times the turns ahead. A user who leaves the line (page
+closed, answer stopped, error) is simply removed from it.
 """
 from __future__ import annotations
 
 import threading
+import time
+from collections import deque
+
+RECENT_TURNS = 20  # turns the wait estimate averages over
 
 
 class AnswerQueue:
@@ -14,6 +20,8 @@ class AnswerQueue:
         self._cond = threading.Condition()
         self._line: list[int] = []
         self._count = 0
+        self._turn_started: dict[int, float] = {}  # ticket -> when it reached the front
+        self._recent: deque[float] = deque(maxlen=RECENT_TURNS)  # seconds per finished turn
 
     def join(self) -> int:
         with self._cond:
@@ -26,13 +34,27 @@ class AnswerQueue:
         with self._cond:
             if self._line.index(ticket) > 0:
                 self._cond.wait(timeout)
-            return self._line.index(ticket)
+            ahead = self._line.index(ticket)
+            if ahead == 0:
+                self._turn_started.setdefault(ticket, time.monotonic())
+            return ahead
 
     def leave(self, ticket: int) -> None:
         with self._cond:
             if ticket in self._line:
                 self._line.remove(ticket)
+            started = self._turn_started.pop(ticket, None)
+            if started is not None:
+                self._recent.append(time.monotonic() - started)
             self._cond.notify_all()
+
+    def estimated_wait_s(self, ahead: int) -> float | None:
+        """Seconds until a question with ``ahead`` questions before it starts (None before any
+        turn has finished on this process)."""
+        with self._cond:
+            if not self._recent:
+                return None
+            return ahead * sum(self._recent) / len(self._recent)
 
     def __len__(self) -> int:
         with self._cond:

@@ -18,6 +18,7 @@ from vectorstore import KnowledgeBase
 from .answer_queue import AnswerQueue
 from .conversations import ConversationStore
 from .faq import matcher_for
+from .followup import is_follow_up
 from .grounded_answer import Answer, GroundedAnswerer
 from .language import question_language
 from .memory import ConversationMemory, token_counter
@@ -62,11 +63,15 @@ class ChatSession:
         return answer
 
     def stream(self, question: str, answer: Answer | None = None,
-               on_wait: Callable[[int], None] | None = None) -> Iterator[str]:
-        """Yields the answer's text pieces and fills ``answer``. ``on_wait(n)`` is called about
-        once a second while n questions are ahead in the queue, and with 0 when its turn came."""
+               on_wait: Callable[[int], None] | None = None,
+               on_evidence: Callable[[list], None] | None = None) -> Iterator[str]:
+        """Yields the answer's text pieces (each checked before it is yielded) and fills
+        ``answer``. ``on_wait(n)`` is called about once a second while n questions are ahead in
+        the queue, and with 0 when its turn came; ``on_evidence(hits)`` with the passages the
+        answer will be built from, as soon as they are found."""
         answer = answer if answer is not None else Answer(question)
         ticket = self.queue.join() if self.queue is not None else None
+        shown, answering = "", False
         try:
             start = time.perf_counter()
             if ticket is not None:
@@ -76,7 +81,17 @@ class ChatSession:
             answer.timings["queue_wait_s"] = time.perf_counter() - start
             if on_wait:
                 on_wait(0)
-            yield from self._answer(question, answer)
+            answering = True
+            for piece in self._answer(question, answer, on_evidence):
+                shown += piece
+                yield piece
+        except GeneratorExit:
+            # Stopped by the user (or the page moved on): the model stops at once (the closed
+            # generators end it) and leaves the queue; what was shown is kept, marked stopped.
+            if answering:  # a question still waiting in line simply leaves it
+                answer.text, answer.stopped = shown.strip(), True
+                self._persist(question, answer)
+            raise
         except Exception:
             self._persist(question, answer, error=True)
             raise
@@ -86,9 +101,11 @@ class ChatSession:
         self._persist(question, answer)
         self.memory.add(question, answer.text)
 
-    def _answer(self, question: str, answer: Answer) -> Iterator[str]:
+    def _answer(self, question: str, answer: Answer, on_evidence=None) -> Iterator[str]:
         lang = question_language(question)
-        history = self.memory.window()
+        # A question that stands on its own is answered on its own: no rewrite call, and no
+        # earlier topic mixed into it (chains/followup.py).
+        history = self.memory.window() if is_follow_up(question) else []
         rewrite = self.rewriter.rewrite(question, history)
         answer.timings["rewrite_s"] = rewrite.seconds
         if history:
@@ -100,12 +117,15 @@ class ChatSession:
         answer.timings["faq_s"] = time.perf_counter() - start
         if match is not None:
             answer.text, answer.sources, answer.faq = match.reply(lang), [match.to_hit()], True
+            answer.evidence = answer.sources
+            if on_evidence is not None:
+                on_evidence(answer.evidence)
             yield answer.text
             return
         # A usable rewrite carries the context itself; otherwise the model sees the last turns.
         context = [] if rewrite.rewritten else self.memory.window(ANSWER_HISTORY_TOKENS) if history else []
         yield from self.answerer.stream(rewrite.question, answer, query=rewrite.retrieval_query, lang=lang,
-                                        history=context)
+                                        history=context, on_evidence=on_evidence)
 
     def _persist(self, question: str, answer: Answer, error: bool = False) -> None:
         if self.store is None:
@@ -115,6 +135,7 @@ class ChatSession:
                 self.conversation_id = self.store.create(self.kb.name, self.owner).id
             self.store.add_turn(self.conversation_id, question, "" if error else answer.text,
                                 [] if error else answer.sources, refused=answer.refused,
-                                standalone_question=answer.standalone_question, error=error)
+                                standalone_question=answer.standalone_question, error=error,
+                                stopped=answer.stopped)
         except Exception:  # noqa: BLE001 - losing the record must not lose the answer shown
             log.exception("could not record the turn in %s", self.store.path)

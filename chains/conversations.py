@@ -45,10 +45,12 @@ class Source:
     text: str
     chunk_id: str = ""
     score: float = 0.0
+    heading: str = ""  # the passage's heading path, where its document has headings
 
     @classmethod
     def of(cls, hit: Any) -> "Source":
-        return cls(hit.source, hit.page, hit.text, getattr(hit, "chunk_id", ""), float(getattr(hit, "score", 0.0)))
+        return cls(hit.source, hit.page, hit.text, getattr(hit, "chunk_id", ""), float(getattr(hit, "score", 0.0)),
+                   getattr(hit, "heading", ""))
 
 
 @dataclass
@@ -60,6 +62,7 @@ class StoredTurn:
     standalone_question: str | None = None
     error: bool = False
     created: float = 0.0
+    stopped: bool = False  # the user stopped the answer: ``answer`` is what was shown until then
 
 
 @dataclass
@@ -87,6 +90,9 @@ class ConversationStore:
         with closing(self._connect()) as db:
             db.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
             db.executescript(_SCHEMA)
+            # Added after the first release: stores made before it get the column here.
+            if "stopped" not in {row[1] for row in db.execute("PRAGMA table_info(turns)")}:
+                db.execute("ALTER TABLE turns ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0")
 
     @classmethod
     def at_home(cls, home: str | Path) -> "ConversationStore":
@@ -121,20 +127,21 @@ class ConversationStore:
 
     def add_turn(self, conv_id: str, question: str, answer: str, sources: list | None = None, *,
                  refused: bool = False, standalone_question: str | None = None,
-                 error: bool = False) -> StoredTurn:
+                 error: bool = False, stopped: bool = False) -> StoredTurn:
         """Appends a turn; ``sources`` are Hits or Sources (file, page, text, chunk_id, score)."""
         turn = StoredTurn(question, answer, [s if isinstance(s, Source) else Source.of(s) for s in sources or []],
-                          refused, standalone_question, error, time.time())
+                          refused, standalone_question, error, time.time(), stopped)
         with self._write() as db:
             row = db.execute("SELECT title FROM conversations WHERE id=?", (conv_id,)).fetchone()
             if row is None:
                 raise ConversationNotFound(conv_id)
             n = db.execute("SELECT COALESCE(MAX(n), 0) + 1 FROM turns WHERE conversation_id=?",
                            (conv_id,)).fetchone()[0]
-            db.execute("INSERT INTO turns VALUES (?,?,?,?,?,?,?,?,?)",
+            db.execute("INSERT INTO turns (conversation_id, n, question, answer, sources, refused, "
+                       "standalone_question, error, created, stopped) VALUES (?,?,?,?,?,?,?,?,?,?)",
                        (conv_id, n, question, answer, json.dumps([s.__dict__ for s in turn.sources],
                                                                  ensure_ascii=False),
-                        int(refused), standalone_question, int(error), turn.created))
+                        int(refused), standalone_question, int(error), turn.created, int(stopped)))
             db.execute("UPDATE conversations SET updated=?, title=? WHERE id=?",
                        (turn.created, row[0] or title_of(question), conv_id))
         return turn
@@ -152,10 +159,11 @@ class ConversationStore:
                              (conv_id,)).fetchone()
             if row is None:
                 raise ConversationNotFound(conv_id)
-            rows = db.execute("SELECT question, answer, sources, refused, standalone_question, error, created "
-                              "FROM turns WHERE conversation_id=? ORDER BY n", (conv_id,)).fetchall()
-        turns = [StoredTurn(q, a, [Source(**s) for s in json.loads(src)], bool(ref), sq, bool(err), created)
-                 for q, a, src, ref, sq, err, created in rows]
+            rows = db.execute("SELECT question, answer, sources, refused, standalone_question, error, created, "
+                              "stopped FROM turns WHERE conversation_id=? ORDER BY n", (conv_id,)).fetchall()
+        turns = [StoredTurn(q, a, [Source(**s) for s in json.loads(src)], bool(ref), sq, bool(err), created,
+                            bool(stopped))
+                 for q, a, src, ref, sq, err, created, stopped in rows]
         return Conversation(*row, turns=turns, n_turns=len(turns))
 
     def list(self, kb: str | None = None, limit: int = 50, owner: str | None = None,

@@ -7,24 +7,20 @@ question and the query retrieval should use.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 from langchain_core.language_models.llms import LLM
 
 from vectorstore import Hit, KnowledgeBase
 from vectorstore.retrievers import HybridRetriever
 
-from .grounding import passages_holding, unsupported_numbers
+from .claim_check import CheckedStream
 from .language import question_language
 from .prompts import NOT_FOUND, grounded_prompt
 
 log = logging.getLogger(__name__)
-
-# [1], and the variants small models write when they echo the instruction: [编号1] [资料 2].
-_CITATION = re.compile(r"\[(?:编号|资料|passage|source)?\s*(\d{1,2})\]", re.IGNORECASE)
 
 
 @dataclass
@@ -36,12 +32,15 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     standalone_question: str | None = None  # set when a follow-up was answered in a conversation
     faq: bool = False  # answered verbatim from a FAQ list's paired answer (chains/faq.py)
-    # The model's answer stated these figures, found in none of its passages (chains/grounding.py):
-    # it was withdrawn and replaced by the "not found" reply.
+    # Never shown: the model's first sentence stated these figures, found in none of its passages
+    # (chains/grounding.py), so the answer is the "not found" reply.
     withdrawn: list[str] = field(default_factory=list)
-    # The model's answer neither cited a passage nor matched one (answers like "是" or "1", or a
-    # law quoted from memory): it was withdrawn too, since it cannot show where it came from.
+    # Never shown: the model's first sentence had no passage to support it (answers like "是" or
+    # "1", or a law quoted from memory), so the answer is the "not found" reply too.
     unsupported: bool = False
+    partial: bool = False  # some sentences were shown, a later one failed its check
+    stopped: bool = False  # the user stopped it; ``text`` is what was shown until then
+    evidence: list[Hit] = field(default_factory=list)  # the passages the model was given
 
     def to_json(self) -> dict:
         out = {
@@ -58,57 +57,12 @@ class Answer:
             out["withdrawn_figures"] = self.withdrawn
         if self.unsupported:
             out["withdrawn_unsupported"] = True
+        if self.partial:
+            out["partial"] = True
+        if self.stopped:
+            out["stopped"] = True
+        out["evidence"] = [{"source": h.source, "page": h.page} for h in self.evidence]
         return out
-
-    @property
-    def replaced(self) -> bool:
-        """The streamed text was withdrawn and replaced by the "not found" reply in ``text``."""
-        return bool(self.withdrawn) or self.unsupported
-
-    def withdraw(self, lang: str, figures: list[str] | None = None) -> None:
-        """Replaces the model's answer by the honest "not found": for ``figures`` no passage holds,
-        or (none given) because no passage supports it at all."""
-        self.withdrawn, self.unsupported = figures or [], not figures
-        self.text, self.refused, self.sources = NOT_FOUND[lang], True, []
-
-
-def cited_sources(text: str, hits: list[Hit]) -> list[Hit]:
-    """The passages the answer actually cites, in order of first citation; numbers that point
-    to no passage are ignored."""
-    seen: list[int] = []
-    for match in _CITATION.finditer(text):
-        n = int(match.group(1))
-        if 1 <= n <= len(hits) and n not in seen:
-            seen.append(n)
-    return [hits[n - 1] for n in seen]
-
-
-def _bigrams(text: str) -> set[str]:
-    text = re.sub(r"\s+", "", text.lower())
-    return {text[i:i + 2] for i in range(len(text) - 1)}
-
-
-def supporting_sources(text: str, hits: list[Hit], min_overlap: float = 0.5) -> list[Hit]:
-    """For an answer that cites nothing (small models often drop the [n] marks): the passages
-    that contain most of the answer's character bigrams, best first. Bigrams, not words,
-    because Chinese has no spaces and the answer often restates a number ("600元")."""
-    answer = _bigrams(_CITATION.sub("", text))
-    if not answer:
-        return []
-    scored = [(len(answer & _bigrams(h.text)) / len(answer), h) for h in hits]
-    best = max(score for score, _ in scored)
-    return [h for score, h in sorted(scored, key=lambda sh: -sh[0])
-            if score >= min_overlap and score >= best - 0.1][:2]
-
-
-def credited_sources(text: str, question: str, hits: list[Hit]) -> list[Hit]:
-    """The passages an answer is shown with: those its [n] cite, unless the figure it states is
-    in another passage (then that one), else those that hold most of its words; [] if none."""
-    cited = cited_sources(text, hits)
-    holding = passages_holding(text, question, hits)
-    if holding and not any(h in holding for h in cited):
-        cited = holding[:2]  # the [n] points at a passage without the figure: show the one with it
-    return cited or supporting_sources(text, hits)
 
 
 class GroundedAnswerer:
@@ -120,47 +74,57 @@ class GroundedAnswerer:
         self.retriever = HybridRetriever(kb=kb, k=k, expand=expand, reranker=reranker)
 
     def stream(self, question: str, answer: Answer | None = None, *, query: str | None = None,
-               lang: str | None = None, history: list[tuple[str, str]] | None = None) -> Iterator[str]:
-        """Yields answer text as it is generated; fills ``answer`` (text, sources, refused).
+               lang: str | None = None, history: list[tuple[str, str]] | None = None,
+               on_evidence: Callable[[list[Hit]], None] | None = None) -> Iterator[str]:
+        """Yields the answer's text as it may be shown: checked sentence by sentence
+        (chains/claim_check.py), so nothing yielded is ever taken back. Fills ``answer``.
 
         ``question`` is what the model answers; ``query`` (default: the question) is what
         retrieval searches with; ``lang`` (default: the question's) is the reply's language;
-        ``history`` (earlier question/answer pairs) is shown to the model when given."""
+        ``history`` (earlier question/answer pairs) is shown to the model when given;
+        ``on_evidence(hits)`` is called with the passages as soon as they are found, before the
+        model starts, so a page can show them at once."""
         answer = answer if answer is not None else Answer(question)
         lang = lang or question_language(question)
         start = time.perf_counter()
         hits = self.retriever.retrieve_hits(query or question)
+        answer.evidence = hits
         answer.timings["retrieve_s"] = time.perf_counter() - start
+        if on_evidence is not None:
+            on_evidence(hits)
         if not hits:
             answer.text, answer.refused = NOT_FOUND[lang], True
             yield answer.text
             return
-        prompt = grounded_prompt(question, hits, lang, history)
-        pieces = []
-        first = None
-        for piece in self.llm.stream(prompt):
-            if first is None:
-                first = time.perf_counter() - start
-            pieces.append(piece)
-            yield piece
-        answer.timings["first_token_s"] = first or 0.0
+        checked = CheckedStream(question, hits, lang)
+        generated = self.llm.stream(grounded_prompt(question, hits, lang, history))
+
+        def timed() -> Iterator[str]:
+            for piece in generated:
+                answer.timings.setdefault("first_token_s", time.perf_counter() - start)
+                yield piece
+
+        try:
+            for shown in checked.run(timed()):
+                if shown:
+                    answer.timings.setdefault("first_shown_s", time.perf_counter() - start)
+                yield shown
+        finally:
+            generated.close()  # a failed sentence stops the model (and frees it for the next)
         answer.timings["total_s"] = time.perf_counter() - start
-        answer.text = "".join(pieces).strip()
-        answer.refused = NOT_FOUND[lang].rstrip("。.") in answer.text
-        if answer.refused:
+        result = checked.result
+        if result.dropped:
+            log.info("sentence not shown (%s): %r", ", ".join(result.missing) or "no passage supports it",
+                     result.dropped[:80])
+        if not result.text:
+            # Nothing passed: the honest reply. ``withdrawn``/``unsupported`` say why (never shown).
+            answer.text, answer.refused = NOT_FOUND[lang], True
+            answer.withdrawn = result.missing
+            answer.unsupported = bool(result.dropped) and not result.missing
+            yield answer.text
             return
-        unsupported = unsupported_numbers(answer.text, question, hits)
-        if unsupported:  # a figure from the model's memory, not the documents: say so instead
-            log.info("answer withdrawn: %s found in no passage", ", ".join(unsupported))
-            answer.withdraw(lang, unsupported)
-            return
-        answer.sources = credited_sources(answer.text, question, hits)
-        if not answer.sources:
-            # Measured (bench/load_bench.py, 0.5B, 100 answers): 19 answered without any source,
-            # e.g. "是", "1", or an article the passages do not hold; none had the key fact in
-            # bench/eval_answers.py. An answer that cannot show its passage gets the honest reply.
-            log.info("answer withdrawn: no passage supports %r", answer.text[:80])
-            answer.withdraw(lang)
+        yield from checked.finish()
+        answer.text, answer.sources, answer.partial = result.text, result.sources, result.partial
 
     def ask(self, question: str) -> Answer:
         answer = Answer(question)

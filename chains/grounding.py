@@ -1,12 +1,14 @@
-"""A last check that an answer's figures come from its passages, not from the model's memory.
+"""Checks that an answer's claims come from its passages, not from the model's memory.
 
 Measured (bench/eval_answers.py, 1.5B model, 2026-12-01): asked questions the documents do not
 answer, the model wrote a plausible figure and cited a passage for it in 8 of 8 cases ("北京的最低
 工资标准是每个月1680元[2]"), whatever the prompt said. A figure is what such answers get wrong and
 what a reader acts on, and it can be checked mechanically: every number with a unit the answer
-states (六个月, 600元, 35岁, 5 minutes), other than those the question itself contains, must
-appear in one of the passages the model was given. Arabic and Chinese numerals are compared in
-one form (600 -> 六百, 两 -> 二), and 天 as 日, the way Chinese statutes count days.
+states (六个月, 600元, 35岁, 5 minutes), every long or exact number (4,755,785.11), date
+(2019年7月15日, July 15, 2019) and frequency (每年, every ten years), other than those the
+question itself contains, must appear in one of the passages the model was given. Arabic and
+Chinese numerals are compared in one form (600 -> 六百, 两 -> 二, thousands separators dropped),
+and 天 as 日, the way Chinese statutes count days.
 
 Written here because no library checks this: NLI or LLM-judge faithfulness checks need another
 model (none ships with the app, and a second model call costs seconds on 2 cores); numeral
@@ -22,6 +24,20 @@ _CN_DIGITS = "零一二三四五六七八九"
 _UNITS = (r"个月|个工作日|工作日|日|天|年|周岁|岁|倍|万元|元|小时|分钟|周|%|次|人|项|公里|"
           r"minutes?|hours?|days?|weeks?|months?|years?|characters?|times?|percent")
 NUMBER = re.compile(rf"(?:\d+(?:\.\d+)?|[零一二三四五六七八九十百千万]+)\s*(?:{_UNITS})(?![A-Za-z])", re.IGNORECASE)
+_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+# Claims beyond numbers with units, matched after numbers are unified (so digits below 100,000
+# have become Chinese numerals): dates, frequencies ("每年" is not in "每十年"), and exact
+# numbers (amounts of six or more digits, decimals) that carry no unit in the answer.
+_CN_NUM = "[零一二三四五六七八九十百千万]+"
+CLAIM = re.compile(
+    rf"{_CN_NUM}年{_CN_NUM}月(?:{_CN_NUM}[日号])?|{_CN_NUM}月{_CN_NUM}[日号]"
+    rf"|\b{_MONTHS}\s*{_CN_NUM}(?:\s*,\s*{_CN_NUM})?|\b{_CN_NUM}\s+{_MONTHS}(?:\s*{_CN_NUM})?"
+    rf"|每{_CN_NUM}个?(?:年|季度|月|周|星期|日|小时)"
+    rf"|每个?(?:年度|年|季度|月|周|星期|日)(?=[^，。；,;]{{0,6}}次)"
+    rf"|\b(?:every|each)\s+(?:{_CN_NUM}\s+|other\s+)?(?:years?|months?|weeks?|days?|quarters?)\b"
+    rf"|\b(?:annually|yearly|monthly|quarterly|weekly|daily)\b"
+    rf"|\d+\.\d+|\d{{6,}}",
+    re.IGNORECASE)
 
 
 def chinese_numeral(n: int) -> str:
@@ -44,28 +60,45 @@ def normalise_numbers(text: str) -> str:
     return text.replace("％", "%")
 
 
+_THOUSANDS = re.compile(r"(?<=\d)[,，](?=\d{3}(?!\d))")
+
+
 def _unified(text: str) -> str:
+    text = _THOUSANDS.sub("", text)  # 4,755,785.11 and 4755785.11 are one number
     return normalise_numbers(text).replace("天", "日").lower()
 
 
-def _canonical(text: str) -> str:
+def canonical(text: str) -> str:
     return re.sub(r"\s+", "", _unified(text))
 
 
 def stated_numbers(answer: str, question: str = "") -> list[str]:
     """The numbers with units the answer states that the question does not already contain."""
-    asked = _canonical(question)
-    found = (re.sub(r"\s+", "", m) for m in NUMBER.findall(_unified(answer)))
+    asked = canonical(question)
+    unified = _unified(answer)
+    found = [re.sub(r"\s+", "", m) for m in NUMBER.findall(unified)]
+    # A claim inside a number with a unit (the 一.五 of 一.五万元) is not a second claim.
+    for match in CLAIM.findall(unified):
+        claim = re.sub(r"\s+", "", match)
+        if not any(claim in f for f in found):
+            found.append(claim)
     return [n for n in dict.fromkeys(found) if n not in asked]
+
+
+_EXACT = re.compile(r"^-?(\d+\.\d+|\d{6,})")
+
+
+def figure_in(figure: str, canonical_text: str) -> bool:
+    """Whether a stated figure is in a passage (both canonical). An exact number (a decimal, or
+    six digits and more) also counts without its unit: tables put the unit in the header
+    ("营业收入（元）… 4,755,785.11"), the answer after the number ("4,755,785.11元")."""
+    if figure in canonical_text:
+        return True
+    exact = _EXACT.match(figure)
+    return bool(exact) and exact.group(0) in canonical_text
 
 
 def unsupported_numbers(answer: str, question: str, passages: list[Hit]) -> list[str]:
     """Stated numbers that none of the passages contains (empty: the figures are grounded)."""
-    context = _canonical(" ".join(h.text for h in passages))
+    context = canonical(" ".join(h.text for h in passages))
     return [n for n in stated_numbers(answer, question) if n not in context]
-
-
-def passages_holding(answer: str, question: str, passages: list[Hit]) -> list[Hit]:
-    """The passages that contain the answer's stated numbers, in the given order."""
-    numbers = stated_numbers(answer, question)
-    return [h for h in passages if numbers and any(n in _canonical(h.text) for n in numbers)]

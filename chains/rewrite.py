@@ -40,6 +40,9 @@ _QUESTION_WORDS = {
     "en": re.compile(r"^(who|what|when|where|which|why|how|is|are|am|was|were|do|does|did|can|could|"
                      r"should|would|will|must|may|has|have|had)\b", re.IGNORECASE),
 }
+# The words that only mark a follow-up ("那…呢？", "what about"), not part of what it adds.
+_FOLLOW_UP_WORDS = re.compile(r"^\s*(那么|那|如果是|如果|要是|假如)|呢?\s*[？?。!！]*\s*$|^\s*(and|what about|how about)\b",
+                              re.IGNORECASE)
 MAX_ANSWER_CHARS = 100  # of each earlier answer shown to the rewriter: the topic, not the details
 
 
@@ -93,9 +96,12 @@ def acceptable(candidate: str, question: str, history: list[tuple[str, str]], la
     source = _units(question + " " + earlier, lang)
     if units and len(units & source) / len(units) < 0.5:
         return False
-    # It must keep what the follow-up adds: repeating the earlier question loses "北京".
-    mine = _units(question, lang) - _units(earlier, lang)
+    # It must keep what the follow-up adds: repeating the earlier question loses "北京", and
+    # "那上一季度呢？" once came back as "…第二季度…" (measured 2026-12-02).
+    mine = _units(_FOLLOW_UP_WORDS.sub("", question), lang) - _units(earlier, lang)
     if mine and candidate.strip() in {q.strip() for q, _ in history}:
+        return False
+    if mine and len(mine & units) / len(mine) < 0.5:
         return False
     return True
 

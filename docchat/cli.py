@@ -211,8 +211,6 @@ def _echo(piece: str, enabled: bool) -> str:
 
 
 def _print_sources(answer) -> None:
-    if answer.replaced:  # the streamed text was withdrawn: print the honest reply that replaced it
-        print(answer.text)
     for n, hit in enumerate(answer.sources, 1):
         page = f", p. {hit.page}" if hit.page else ""
         print(f"  [{n}] {hit.source}{page}: {hit.text.replace(chr(10), ' ')[:120]}")

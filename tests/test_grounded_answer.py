@@ -1,7 +1,6 @@
 """Which passages an answer is credited to."""
 from __future__ import annotations
 
-from chains.grounded_answer import cited_sources, supporting_sources
 from chains.prompts import grounded_prompt
 from vectorstore import Hit
 
@@ -12,19 +11,6 @@ def hit(n: int, text: str, page: int | None = 1) -> Hit:
 
 HITS = [hit(1, "出差住宿费标准：一线城市每人每晚不超过六百元。"), hit(2, "Passwords must be at least 12 characters."),
         hit(3, "伙食补助每人每天一百元。", page=None)]
-
-
-def test_cited_numbers_map_to_their_passages_in_order_and_bad_numbers_are_ignored():
-    assert cited_sources("每晚不超过六百元 [1]，密码 [2][1]，另见 [9]。", HITS) == [HITS[0], HITS[1]]
-    assert cited_sources("没有引用。", HITS) == []
-    # the forms small models write when they echo the instruction
-    assert cited_sources("六百元 [编号1]，见 [资料 3]", HITS) == [HITS[0], HITS[2]]
-
-
-def test_an_answer_without_marks_is_credited_to_the_passage_that_holds_it():
-    assert supporting_sources("一线城市每晚不超过六百元。", HITS) == [HITS[0]]
-    assert supporting_sources("Passwords need at least 12 characters.", HITS) == [HITS[1]]
-    assert supporting_sources("完全无关的回答内容", HITS) == []
 
 
 def test_prompt_numbers_passages_with_file_and_page_and_fences_them_as_data():
@@ -50,18 +36,6 @@ def test_history_goes_before_the_question_only_when_given():
     assert "之前的对话" not in grounded_prompt("住宿费多少？", HITS[:1], "zh")
 
 
-def test_answers_that_show_no_passage_are_credited_to_none():
-    """What GroundedAnswerer withdraws for the honest "not found": the 0.5B model's bare "是" and
-    "1" (bench/load_bench.py), and an article recited from memory that no passage holds."""
-    from chains.grounded_answer import credited_sources
-    assert credited_sources("是", "这种协议算数吗？", HITS) == []
-    assert credited_sources("1", "住满多少天？", HITS) == []
-    assert credited_sources("第二十五条 用人单位不得与劳动者约定由劳动者承担违约金。", "加班上限？", HITS) == []
-    assert credited_sources("一线城市每晚不超过六百元。", "住宿费多少？", HITS) == [HITS[0]]
-    assert credited_sources("补助一百元[1]。", "补助多少？", HITS) == [HITS[2]]  # [1] lacks the figure
-
-
-# --- figures must come from the passages (chains/grounding.py) ----------------------------------
 def test_figures_are_compared_across_arabic_and_chinese_numerals():
     from chains.grounding import stated_numbers, unsupported_numbers
     assert unsupported_numbers("一线城市每晚最多报销600元[1]。", "住宿费多少？", HITS) == []
@@ -78,12 +52,6 @@ def test_a_figure_found_in_no_passage_is_reported():
     assert unsupported_numbers("住宿每晚八百元[1]。", "住宿费多少？", HITS) == ["八百元"]
     assert unsupported_numbers("Passwords need 16 characters [2].", "How long?", HITS) == ["十六characters"]
     assert unsupported_numbers("没有数字的回答[1]。", "问题", HITS) == []
-
-
-def test_the_passage_holding_the_figure_is_the_one_credited():
-    from chains.grounding import passages_holding
-    assert passages_holding("每天伙食补助一百元[1]。", "补助多少？", HITS) == [HITS[2]]
-    assert passages_holding("没有数字。", "", HITS) == []
 
 
 def test_an_invented_figure_never_reaches_the_user_from_the_real_model(tmp_path):

@@ -1,6 +1,8 @@
 """Chat page: conversation, streamed answers with their sources, first-run welcome."""
 from __future__ import annotations
 
+from contextlib import closing
+
 import streamlit as st
 
 from chains.chat_session import ChatSession
@@ -24,6 +26,8 @@ def render() -> None:
     for turn in shown:
         with st.chat_message(turn.role):
             _show_turn(turn, lang)
+    if not state.models_ready():
+        st.caption(t("models_loading", lang))
     question = st.chat_input(t("ask_placeholder", lang), key="question")
     question = question or st.session_state.pop("sample_question", None)
     if not shown and not question:
@@ -58,12 +62,15 @@ def _show_turn(turn: Turn, lang: str) -> None:
         st.error(turn.text, icon="⚠️")
         return
     st.markdown(safe_markdown(turn.text))
+    if turn.stopped:
+        st.caption(t("stopped", lang))
     if turn.role == "assistant":
         _show_sources(turn.sources, lang, turn.refused)
 
 
 def _source_label(hit, lang: str) -> str:
-    return f"{hit.source} ({t('page_n', lang, page=hit.page)})" if hit.page else hit.source
+    where = f"{hit.source} ({t('page_n', lang, page=hit.page)})" if hit.page else hit.source
+    return f"{where} › {hit.heading}" if hit.heading else where
 
 
 def _show_sources(sources: list, lang: str, refused: bool = False) -> None:
@@ -113,6 +120,12 @@ def _ask(conv_id: str | None, question: str, lang: str) -> None:
             conversations.remember_error(conv_id, question, message, stored=stored)
             conversations.set_current(conv_id, st.session_state.kb_name)
             return
+        except BaseException:
+            # A click stopped the answer (Streamlit interrupts the script with its own exception):
+            # the stopped turn is stored, so the next run shows its conversation.
+            if session is not None and session.conversation_id is not None:
+                conversations.set_current(session.conversation_id, st.session_state.kb_name)
+            raise
         _show_sources(answer.sources, lang, answer.refused)
     # ChatSession stored the turn (and created the conversation at its first answer).
     conversations.set_current(session.conversation_id, st.session_state.kb_name)
@@ -140,13 +153,29 @@ def _stream_answer(session: ChatSession, question: str, lang: str) -> Answer:
 
     def on_wait(ahead: int) -> None:
         if ahead:
-            waiting.info(t("queue_wait", lang, n=ahead), icon="⏳")
+            wait_s = state.answer_queue().estimated_wait_s(ahead)
+            about = t("queue_eta", lang, s=max(1, round(wait_s))) if wait_s is not None else ""
+            waiting.info(t("queue_wait", lang, n=ahead) + about, icon="⏳")
         else:
             waiting.markdown(t("thinking", lang))
 
+    evidence = st.empty()
+
+    def on_evidence(hits: list) -> None:
+        # Evidence first: the passages are shown before the model starts to write.
+        if hits:
+            labels = "; ".join(dict.fromkeys(_source_label(h, lang) for h in hits))
+            evidence.caption(safe_markdown(f"{t('evidence', lang, n=len(hits))}: {labels}"))
+            waiting.markdown(t("checking", lang))
+
+    # Any click (this button, another question) reruns the page, which stops this script at its
+    # next st call; closing the stream then stops the model and keeps the turn, marked stopped.
+    st.button(t("stop", lang), key="stop_answer", icon="⏹")
     text = ""
-    for piece in session.stream(question, answer, on_wait=on_wait):
-        text += piece
-        waiting.markdown(safe_markdown(text) + CURSOR)
+    with closing(session.stream(question, answer, on_wait=on_wait, on_evidence=on_evidence)) as pieces:
+        for piece in pieces:
+            text += piece  # each piece was checked before it came (chains/claim_check.py)
+            waiting.markdown(safe_markdown(text) + CURSOR)
     waiting.markdown(safe_markdown(answer.text or text))
+    evidence.empty()  # the sources the answer cites follow below it
     return answer

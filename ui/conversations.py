@@ -30,6 +30,7 @@ class Turn:
     sources: list = field(default_factory=list)  # vectorstore.Hit or chains.conversations.Source
     error: bool = False
     refused: bool = False  # "not in the knowledge base"
+    stopped: bool = False  # the user stopped the answer; ``text`` is what was shown until then
 
 
 def current_id(kb: str) -> str | None:
@@ -68,7 +69,7 @@ def turns(conv_id: str | None, error_message: str) -> list[Turn]:
             t = stored[n]
             out.append(Turn("user", t.question))
             out.append(Turn("assistant", seen.get(n, error_message), error=True) if t.error else
-                       Turn("assistant", t.answer, t.sources, refused=t.refused))
+                       Turn("assistant", t.answer, t.sources, refused=t.refused, stopped=t.stopped))
     return out
 
 

@@ -45,6 +45,14 @@ STRINGS: dict[str, dict[str, str]] = {
     "thinking": {"zh": "正在查找并作答…", "en": "Looking it up…"},
     "err_earlier": {"zh": "这个问题当时没能回答（出错了）。请重新提问。",
                     "en": "This question could not be answered at the time (an error occurred). Please ask it again."},
+    "evidence": {"zh": "正在根据这些段落作答（{n}）", "en": "Answering from these passages ({n})"},
+    "checking": {"zh": "正在逐句核对回答…", "en": "Checking the answer sentence by sentence…"},
+    "stop": {"zh": "停止回答", "en": "Stop"},
+    "stopped": {"zh": "（已停止：以上是停止前显示的内容）", "en": "(stopped: this is what was shown before it was stopped)"},
+    "models_loading": {"zh": "模型正在后台加载，页面可以先用；第一次回答可能稍慢。",
+                       "en": "The models are loading in the background; you can use the page meanwhile, "
+                             "the first answer may take a little longer."},
+    "queue_eta": {"zh": "（预计约 {s} 秒后开始）", "en": " (about {s} s until it starts)"},
     "queue_wait": {"zh": "模型正在回答其他人的问题，您前面还有 {n} 个问题，请稍候…",
                    "en": "The model is answering someone else's question; {n} question(s) ahead of yours…"},
     # knowledge-base page

@@ -3,6 +3,9 @@ and the per-session defaults. Cache keys carry the settings that shape an object
 (or a settings change) with another DOCCHAT_HOME gets fresh objects, never stale ones."""
 from __future__ import annotations
 
+import logging
+import threading
+
 import streamlit as st
 
 from chains.answer_queue import AnswerQueue  # noqa: F401 - re-exported for older imports
@@ -89,3 +92,33 @@ def init_session() -> None:
     }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _warm_up(home: str, backend: str, kb_name: str) -> dict:
+    """Loads the embedding model and the default chat model in a background thread, once per
+    process, so the page is usable at once and the first answer does not pay for the loading."""
+    status = {"done": threading.Event(), "error": None}
+    s = settings()
+
+    def load() -> None:
+        try:
+            from docchat.factory import open_kb as open_kb_
+            open_kb_(kb_name, s).close()  # the embedding model is shared per process
+            if backend == "gguf":  # its weights are shared per process; others load per object
+                from llm.factory import make_llm
+                make_llm(s, llm=backend).load()
+        except Exception as err:  # noqa: BLE001 - the first question will report it plainly
+            logging.getLogger(__name__).warning("background model loading failed: %s", err)
+            status["error"] = err
+        finally:
+            status["done"].set()
+
+    threading.Thread(target=load, name="docchat-warm-up", daemon=True).start()
+    return status
+
+
+def models_ready() -> bool:
+    """Starts the background loading on first call; True once it has finished."""
+    s = settings()
+    return _warm_up(str(s.home), s.llm, s.kb)["done"].is_set()

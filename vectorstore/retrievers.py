@@ -7,7 +7,8 @@ same page. It is a LangChain ``BaseRetriever`` (``invoke`` gives Documents) and 
 ``retrieve_hits`` for callers that want plain ``Hit`` objects.
 
 Relevance floor. It is decided on the dense cosine similarity of the best candidate, with a
-higher bar when the question shares no keyword at all with the knowledge base. Keyword hits
+higher bar when the question shares no keyword at all with the knowledge base. A query found
+word for word in a keyword hit is never cut (``verbatim_match``). Keyword hits
 alone are no evidence (any Chinese question shares words such as 城市 or 规定 with a corpus),
 but their absence is: an off-topic English question on Chinese documents ("What is the capital
 of France?") reaches a cosine of 0.28, while English questions about the documents reach 0.35+.
@@ -67,6 +68,14 @@ def weighted_score_fusion(dense: list[Hit], keyword: list[Hit], dense_weight: fl
             if top > 0:
                 scores[h.chunk_id] = scores.get(h.chunk_id, 0.0) + weight * max(h.score, 0.0) / top
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def verbatim_match(query: str, hits: list[Hit]) -> bool:
+    """Whether a keyword hit holds the query word for word: such a passage is never cut by the
+    relevance floor. Measured 2026-12-02: "Location" scored a cosine of 0.2 against CSV rows that
+    all begin with "Location:", and the floor hid them. Only queries of two characters or more."""
+    needle = " ".join(query.split()).casefold()
+    return len(needle) >= 2 and any(needle in " ".join(h.text.split()).casefold() for h in hits)
 
 
 def merge_overlapping(first: str, second: str, min_overlap: int = MIN_OVERLAP_CHARS) -> str:
@@ -147,7 +156,8 @@ class HybridRetriever(BaseRetriever):
         if self.mode != "dense" or floor:
             size = pool if self.mode != "dense" else 1  # dense mode: for the floor only
             keyword = self.kb.search(query, k=size, mode="keyword", sources=self.sources, pool=size)
-        if floor and self.off_topic(dense[0].score if dense else None, bool(keyword)):
+        if floor and self.off_topic(dense[0].score if dense else None, bool(keyword)) \
+                and not verbatim_match(query, keyword):
             return []
         # With a reranker, a wider pool is cut to k only after it has reordered it.
         cut = max(k, self.rerank_pool) if self.reranker is not None else k
@@ -201,5 +211,5 @@ def to_document(hit: Hit, window: list[str]) -> Document:
     chunk_ids: the chunks merged into the passage, in order (just chunk_id without expansion)."""
     return Document(page_content=hit.text, metadata={
         "source": hit.source, "page": hit.page, "chunk_id": hit.chunk_id, "score": hit.score,
-        "sha256": hit.sha256, "chunk_index": hit.chunk_index, "chunk_ids": window,
+        "sha256": hit.sha256, "chunk_index": hit.chunk_index, "chunk_ids": window, "heading": hit.heading,
     })

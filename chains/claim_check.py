@@ -1,0 +1,256 @@
+"""Every sentence of an answer is checked against its passages before anyone sees it.
+
+The model's text streams in token by token; ``CheckedStream`` holds it back until a sentence is
+complete, then checks that sentence:
+- every figure it states (numbers with units, exact numbers, dates, frequencies; see
+  chains/grounding.py) must be in a passage, else the sentence is a claim from memory;
+- some passage must support it: the passage its [n] cites, or else the one that holds its
+  figures or most of its words. Its [n] is then set to that passage, numbered in the order the
+  sources are listed, so the [n] in the text and the source list always match.
+A sentence that passes is shown; the first one that fails ends the answer (generation stops),
+and nothing is ever taken back: if no sentence passed, the answer is the honest "not found";
+if some did, a last line says the documents answered only part of the question.
+
+Written by hand: no library checks streamed sentences against retrieved passages, and the rules
+are cheap string tests, so they add no measurable time per sentence.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+from vectorstore import Hit
+
+from .grounding import canonical, figure_in, stated_numbers
+
+# [1], and the variants small models write when they echo the instruction: [编号1] [资料 2].
+CITATION = re.compile(r"\s?\[(?:编号|资料|passage|source)?\s*(\d{1,2})\]", re.IGNORECASE)
+
+PARTIAL = {
+    "zh": "（资料只回答了这个问题的一部分；其余内容在资料中无法核实，未显示。）",
+    "en": "(The documents answer only part of this question; the rest could not be checked against them "
+          "and is not shown.)",
+}
+
+# A sentence in which the model says the passages lack the answer (not always in our exact words).
+_REFUSAL = re.compile(
+    r"(资料|文件|文档|知识库|上下文|内容)[^。！？]{0,8}(没有|未|并未|无|不包含)[^。！？]{0,4}"
+    r"(提到|提及|找到|说明|给出|包含|涉及|相关|记载|规定|信息)"
+    r"|没有找到与这个问题相关的内容"
+    r"|\b(passages?|documents?|context|knowledge base|files?)\b[^.!?]{0,30}\b(do|does|did)\s*(not|n't)\s+"
+    r"(mention|contain|say|provide|specify|include|state|cover)"
+    r"|\bnot (mentioned|found|specified|provided|stated|covered) in\b"
+    r"|could not find the answer",
+    re.IGNORECASE)
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
+_PUNCT = re.compile(r"[\s\W_]+")
+
+# Share of a sentence's words (character bigrams in Chinese) a passage must hold to support it on
+# words alone. Measured on the dev sets' answers (bench/eval_docs.py, bench/eval_answers.py): the
+# 1.5B model's grounded sentences restate 0.5-1.0 of their passage's words, while sentences it
+# makes up share at most a third with any passage.
+MIN_OVERLAP = 0.45
+# With all its figures in a passage, a sentence needs less word overlap with it.
+MIN_OVERLAP_WITH_FIGURES = 0.2
+
+# Where a sentence ends: Chinese and English end marks and line breaks. A "." ends an English
+# sentence only before a space (not 3.5, not U.S.), and not after a common abbreviation.
+_ENDS = "。！？!?；;\n"
+_CLOSERS = "”’\"'」』）)】"
+_ABBREVIATIONS = {"st", "mr", "mrs", "ms", "dr", "no", "vs", "e.g", "i.e", "u.s", "inc", "co", "ltd", "jr",
+                  "sr", "p", "pp", "fig", "sec", "art", "para", "approx", "ca"}
+
+
+def sentence_end(text: str, final: bool) -> int | None:
+    """Index just past the first complete sentence of ``text`` (its closing quotes and [n] marks
+    included), or None when it may still go on. ``final``: no more text will come."""
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        is_end = ch in _ENDS
+        if ch == ".":
+            after = text[i + 1:i + 2]
+            line = text[:i].rsplit("\n", 1)[-1].strip()
+            word = re.search(r"([A-Za-z.]+)$", text[:i])
+            is_end = (after == "" and final) or (after.isspace() or after == "[")
+            is_end = is_end and not (word and word.group(1).lower().rstrip(".") in _ABBREVIATIONS)
+            is_end = is_end and not line.isdigit()  # "1. " opens a list item
+        if is_end:
+            j = i + 1
+            while True:
+                while j < len(text) and text[j] in _CLOSERS:
+                    j += 1
+                mark = CITATION.match(text, j)  # with the one space it may follow
+                if not mark and text[j:j + 1] == " ":
+                    mark = CITATION.match(text, j + 1)
+                if mark:
+                    j = mark.end()
+                    continue
+                break
+            if j >= len(text) and not final:
+                return None  # a [n] or a closing quote may still follow
+            sentence = text[:j].strip()
+            # A lead-in ("根据资料：", "The rules are:") is kept with what it introduces.
+            if sentence and not sentence.endswith((":", "：")) and _content(sentence):
+                return j
+            i = j
+            continue
+        i += 1
+    return len(text) if final and text.strip() else None
+
+
+def _content(sentence: str) -> str:
+    return _PUNCT.sub("", CITATION.sub("", sentence))
+
+
+def _units(text: str) -> set[str]:
+    """Character bigrams of the Chinese, and lower-cased words of the rest."""
+    text = CITATION.sub(" ", text).lower()
+    units = set(_WORD.findall(text))
+    for run in re.findall(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]+", text):
+        run = _PUNCT.sub("", run)
+        units.update(run[i:i + 2] for i in range(len(run) - 1))
+    return units
+
+
+def overlap(sentence: str, passage: str) -> float:
+    mine = _units(sentence)
+    return len(mine & _units(passage)) / len(mine) if mine else 0.0
+
+
+def _language(text: str) -> str:
+    return "zh" if _CJK.search(text) else "en"
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    passage: int | None = None  # 0-based index of the supporting passage
+    missing: list[str] = field(default_factory=list)  # figures found in no passage
+    refusal: bool = False  # the sentence says the passages lack the answer
+
+
+class ClaimChecker:
+    """Checks one sentence at a time against the numbered passages the model was given."""
+
+    def __init__(self, question: str, hits: list[Hit]):
+        self.question, self.hits = question, hits
+        self._canonical = [canonical(h.text) for h in hits]
+        self._language = [_language(h.text) for h in hits]
+
+    def check(self, sentence: str) -> Verdict:
+        if _REFUSAL.search(sentence):
+            return Verdict(ok=True, refusal=True)
+        figures = stated_numbers(CITATION.sub("", sentence), self.question)
+        missing = [f for f in figures if not any(figure_in(f, c) for c in self._canonical)]
+        if missing:
+            return Verdict(ok=False, missing=missing)
+        cited = [int(m) - 1 for m in CITATION.findall(sentence) if 1 <= int(m) <= len(self.hits)]
+        others = [i for i in range(len(self.hits)) if i not in cited]
+        scored = [(self._support(sentence, figures, i), i) for i in cited + others]
+        best = max(scored, key=lambda si: si[0], default=(0.0, None))
+        # The cited passage keeps the credit when it supports the sentence at all.
+        chosen = next(((s, i) for s, i in scored if i in cited and s > 0), best)
+        if chosen[0] <= 0:
+            return Verdict(ok=False)
+        return Verdict(ok=True, passage=chosen[1])
+
+    def _support(self, sentence: str, figures: list[str], i: int) -> float:
+        """> 0 when passage i supports the sentence (higher is better), else 0."""
+        holds_figures = bool(figures) and all(figure_in(f, self._canonical[i]) for f in figures)
+        if _language(sentence) != self._language[i]:
+            # A translated answer shares no words with its passage: only its figures can show it.
+            return 1.0 if holds_figures else 0.0
+        share = overlap(sentence, self.hits[i].text)
+        if holds_figures and share >= MIN_OVERLAP_WITH_FIGURES:
+            return 1.0 + share
+        return share if share >= MIN_OVERLAP else 0.0
+
+
+@dataclass
+class CheckResult:
+    text: str = ""
+    sources: list[Hit] = field(default_factory=list)
+    refused: bool = False
+    partial: bool = False
+    missing: list[str] = field(default_factory=list)  # figures of the sentence that ended it
+    dropped: str = ""  # the sentence that failed (logged, never shown)
+
+
+class CheckedStream:
+    """Turns the model's pieces into checked sentences; see the module docstring."""
+
+    def __init__(self, question: str, hits: list[Hit], lang: str):
+        self.checker, self.hits, self.lang = ClaimChecker(question, hits), hits, lang
+        self.result = CheckResult()
+        self._numbers: dict[int, int] = {}  # passage index -> number shown in the text
+
+    def run(self, pieces: Iterable[str]) -> Iterator[str]:
+        """Yields the text to show, sentence by sentence ("" for a token that completes none).
+        Stops reading ``pieces`` (so the model stops generating) at the first failed sentence."""
+        buffer = ""
+        for piece in pieces:
+            buffer += piece
+            shown_any = False
+            while (end := sentence_end(buffer, final=False)) is not None:
+                sentence, buffer = buffer[:end], buffer[end:]
+                shown = self._take(sentence)
+                if shown is None:
+                    return
+                if shown:
+                    shown_any = True
+                    yield shown
+            if not shown_any:
+                yield ""  # nothing to show yet, but the caller gets control (e.g. to stop) per token
+        while buffer.strip() and (end := sentence_end(buffer, final=True)) is not None:
+            sentence, buffer = buffer[:end], buffer[end:]
+            shown = self._take(sentence)
+            if shown is None:
+                return
+            if shown:
+                yield shown
+
+    def finish(self) -> Iterator[str]:
+        """The closing words, if any: the partial-answer note (after the text shown)."""
+        if self.result.partial:
+            note = ("\n\n" if self.result.text else "") + PARTIAL[self.lang]
+            self.result.text += note
+            yield note
+
+    def _take(self, sentence: str) -> str | None:
+        """The sentence as shown ("" to show nothing), or None to end the answer."""
+        result = self.result
+        if not _content(sentence):
+            return ""
+        verdict = self.checker.check(sentence)
+        if verdict.refusal:
+            # What follows a "not in the documents" is guesswork; after a checked sentence it
+            # means the documents answer only part of the question.
+            result.refused, result.partial = not result.text, bool(result.text)
+            return None
+        if not verdict.ok:
+            result.missing, result.dropped = verdict.missing, sentence.strip()
+            result.partial = bool(result.text)
+            return None
+        # The sentence keeps the space or line break that led into it, except at the very start.
+        shown = self._renumber(sentence, verdict.passage).rstrip()
+        shown = shown.lstrip() if not result.text else shown
+        result.text += shown
+        return shown
+
+    def _renumber(self, sentence: str, passage: int) -> str:
+        """The sentence with one [n] for its supporting passage, n its place in the source list."""
+        if passage not in self._numbers:
+            self._numbers[passage] = len(self._numbers) + 1
+            self.result.sources.append(self.hits[passage])
+        mark = f"[{self._numbers[passage]}]"
+        body = CITATION.sub("", sentence).rstrip()
+        if not body.strip():
+            return body
+        # Before the end mark, as the prompt's example writes it: 每晚不超过六百元[1]。
+        tail = re.search(r"[。！？!?.;；”’\"'」』）)】]*$", body)
+        cut = tail.start() if tail else len(body)
+        return body[:cut] + (" " if self.lang == "en" else "") + mark + body[cut:]

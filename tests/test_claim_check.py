@@ -1,0 +1,109 @@
+"""Every sentence is checked before it is shown (chains/claim_check.py)."""
+from __future__ import annotations
+
+from chains.claim_check import PARTIAL, CheckedStream, ClaimChecker, sentence_end
+from chains.grounding import stated_numbers
+from vectorstore import Hit
+
+
+def hit(n: int, text: str, page: int | None = 1) -> Hit:
+    return Hit(f"sha:{n}", f"doc{n}.pdf", page, text, 0.5, "sha", n)
+
+
+HITS = [hit(1, "出差住宿费标准：一线城市每人每晚不超过六百元。"),
+        hit(2, "Passwords must be at least 12 characters. Laptops must lock after 5 minutes."),
+        hit(3, "伙食补助每人每天一百元。", page=None),
+        hit(4, "营业收入（元）: 本报告期 4,755,785.11; 上年同期 5,699,227.63; 增减 -16.55%"),
+        hit(5, "核电厂定期安全评价一般每十年开展一次，每次评价持续约两年。"),
+        hit(6, "Comments must be received on or before July 15, 2019.")]
+
+
+def tokens(text: str, size: int = 2) -> list[str]:
+    """The text as a model streams it: a few characters at a time."""
+    return [text[i:i + size] for i in range(0, len(text), size)]
+
+
+def run(question: str, model_text: str, hits=HITS, lang: str = "zh") -> tuple[list[str], CheckedStream]:
+    stream = CheckedStream(question, hits, lang)
+    shown = [piece for piece in stream.run(tokens(model_text)) if piece]
+    shown += list(stream.finish())
+    return shown, stream
+
+
+def test_sentences_end_at_end_marks_with_their_citations_and_quotes():
+    assert sentence_end("每晚不超过六百元[1]。伙食", final=False) == len("每晚不超过六百元[1]。")
+    assert sentence_end("每晚不超过六百元。[1] 伙食", final=False) == len("每晚不超过六百元。[1]")
+    assert sentence_end("每晚不超过六百元。", final=False) is None  # a [n] may still follow
+    assert sentence_end("Assets were 298,608,889.04 yuan", final=False) is None  # a decimal point
+    assert sentence_end("Ask Dr. Smith about it. Then", final=False) == len("Ask Dr. Smith about it.")
+    assert sentence_end("规定如下：\n1. 每晚六百元。\n", final=False) == len("规定如下：\n1. 每晚六百元。")
+    assert sentence_end("没有结束", final=True) == len("没有结束")
+
+
+def test_more_kinds_of_claims_are_checked_than_amounts():
+    assert "每年" in stated_numbers("定期安全评价一般每年开展一次[1]。")
+    assert any("july" in n for n in stated_numbers("Comments are due by July 15, 2019 [4]."))
+    assert "4755785.11" in stated_numbers("营业收入为4,755,785.11元")[0] or \
+        any("4755785.11" in n for n in stated_numbers("营业收入为4,755,785.11元"))
+    assert stated_numbers("2018年3月31日的总资产", "") and not stated_numbers("2018年3月31日", "2018年3月31日是哪天？")
+
+
+def test_a_sentence_is_supported_by_the_passage_holding_its_words_or_figures():
+    checker = ClaimChecker("住宿费多少？", HITS)
+    verdict = checker.check("一线城市每晚不超过六百元[3]。")  # [3] is the wrong passage
+    assert verdict.ok and verdict.passage == 0
+    assert checker.check("营业收入为4755785.11元，同比下降16.55%[4]。").passage == 3
+    assert not checker.check("定期安全评价一般每年开展一次[5]。").ok  # 每年 is not 每十年
+    assert checker.check("定期安全评价一般每十年开展一次[5]。").passage == 4
+    assert not checker.check("完全无关的回答内容，与任何资料都不相干[1]。").ok
+    assert not checker.check("是").ok and not checker.check("1").ok
+    assert not ClaimChecker("When?", HITS[:2]).check("Comments are due by July 15, 2019 [2].").ok
+
+
+def test_a_translated_answer_is_supported_by_its_figures():
+    checker = ClaimChecker("What was the operating revenue?", HITS)
+    assert checker.check("Operating revenue was 4,755,785.11 yuan, down 16.55% [1].").passage == 3
+    assert not checker.check("Operating revenue was 5,000,000 yuan [4].").ok
+
+
+def test_a_grounded_answer_streams_with_its_citations_renumbered_to_the_source_list():
+    shown, stream = run("出差补助多少？", "伙食补助每天一百元[3]。一线城市住宿每晚不超过六百元[1]。")
+    assert "".join(shown) == stream.result.text == "伙食补助每天一百元[1]。一线城市住宿每晚不超过六百元[2]。"
+    assert stream.result.sources == [HITS[2], HITS[0]] and not stream.result.partial
+
+
+def test_an_invented_first_sentence_is_never_shown():
+    shown, stream = run("北京最低工资多少？", "北京的最低工资标准是每个月2100元[1]。这是规定。")
+    assert shown == [] and stream.result.text == "" and stream.result.missing == ["二千一百元"]
+
+
+def test_a_later_invented_sentence_ends_the_answer_with_a_plain_note():
+    shown, stream = run("住宿费和评价周期？", "一线城市每晚不超过六百元[1]。安全评价每年开展一次[5]。之后的话。")
+    assert shown[0] == "一线城市每晚不超过六百元[1]。"
+    assert "每年" not in "".join(shown) and "之后" not in "".join(shown)
+    assert shown[-1].strip() == PARTIAL["zh"] and stream.result.partial
+
+
+def test_the_model_stops_being_read_at_the_first_failed_sentence():
+    read = []
+
+    def model():
+        for piece in tokens("北京的最低工资是2100元[1]。" + "更多的内容。" * 50):
+            read.append(piece)
+            yield piece
+
+    stream = CheckedStream("最低工资？", HITS, "zh")
+    assert "".join(stream.run(model())) == ""
+    assert len(read) < 15  # the rest was never generated
+
+
+def test_a_refusal_in_other_words_is_a_refusal():
+    for text in ("资料中没有提到研发投入。", "The passages do not mention the 7 year rate."):
+        shown, stream = run("研发投入？", text, lang="zh" if "资料" in text else "en")
+        assert shown == [] and stream.result.refused
+
+
+def test_english_answers_keep_their_spacing():
+    shown, stream = run("How long?", "Passwords need at least 12 characters [2]. Laptops lock after 5 minutes [2].",
+                        lang="en")
+    assert stream.result.text == "Passwords need at least 12 characters [1]. Laptops lock after 5 minutes [1]."

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 TEXT = "text"
 ROW = "row"
+HEADING = "heading"  # a heading line; `level` 0 = document title, 1-9 = heading levels
 
 
 @dataclass
@@ -14,6 +15,7 @@ class RawBlock:
     text: str
     kind: str = TEXT
     page: int | None = None
+    level: int | None = None  # headings only
 
 
 @dataclass
@@ -21,9 +23,10 @@ class ParseResult:
     blocks: list[RawBlock] = field(default_factory=list)
     title: str | None = None
 
-    def add(self, text: str | None, kind: str = TEXT, page: int | None = None) -> None:
+    def add(self, text: str | None, kind: str = TEXT, page: int | None = None,
+            level: int | None = None) -> None:
         if text and text.strip():
-            self.blocks.append(RawBlock(text, kind, page))
+            self.blocks.append(RawBlock(text, kind, page, level))
 
 
 # Characters that some PDF fonts map CJK glyphs to (Kangxi radicals, CJK compatibility

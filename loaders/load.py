@@ -11,6 +11,7 @@ from .detect import ZIP_FORMATS, ZIP_MAGIC, detect_bytes
 from .errors import LoadError, ParseFailure
 from .formats import ParseContext, parser_for
 from .guards import Deadline, check_zip, human_size
+from .structure import HEADING, Piece, annotate
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -59,15 +60,18 @@ def load_file(path: str | Path, *, max_bytes: int = 100 * MiB, max_unzipped_byte
 def _documents(result: ParseResult, *, name: str, fmt: str, sha256: str) -> list[Document]:
     documents: list[Document] = []
     title = normalise_text(result.title).replace("\n", " ") if result.title else ""
-    for block in result.blocks:
-        text = normalise_text(block.text)
-        if not text:
-            continue
+    pieces = [Piece(text, block.kind, block.page, block.level)
+              for block in result.blocks if (text := normalise_text(block.text))]
+    for piece in annotate(pieces):
         metadata: dict[str, str | int] = {"source": name, "sha256": sha256, "format": fmt,
-                                          "position": len(documents), "kind": block.kind}
-        if fmt in PAGED_FORMATS and block.page is not None:
-            metadata["page"] = int(block.page)
+                                          "position": len(documents), "kind": piece.kind}
+        if fmt in PAGED_FORMATS and piece.page is not None:
+            metadata["page"] = int(piece.page)
         if title:
             metadata["title"] = title
-        documents.append(Document(page_content=text, metadata=metadata))
+        if piece.heading:
+            metadata["heading"] = piece.heading
+        if piece.kind == HEADING:
+            metadata["level"] = int(piece.level or 1)
+        documents.append(Document(page_content=piece.text, metadata=metadata))
     return documents

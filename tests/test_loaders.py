@@ -86,7 +86,9 @@ def assert_contract(docs, path: Path, fmt: str) -> None:
         assert meta["sha256"] == sha
         assert meta["format"] == fmt
         assert meta["position"] == i
-        assert meta["kind"] in ("text", "row")
+        assert meta["kind"] in ("text", "row", "heading")
+        assert isinstance(meta.get("heading", ""), str) and meta.get("heading") != ""
+        assert ("level" in meta) == (meta["kind"] == "heading")
         assert all(isinstance(v, (str, int, float, bool)) for v in meta.values())
         if "page" in meta:
             assert isinstance(meta["page"], int) and meta["page"] >= 1

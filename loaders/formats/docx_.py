@@ -3,11 +3,12 @@ footers in document order. Each table row becomes a row block that names its col
 from __future__ import annotations
 
 import io
+import re
 
 from docx import Document as open_docx
 from docx.oxml.ns import qn
 
-from ..blocks import ROW, ParseResult, render_row
+from ..blocks import HEADING, ROW, ParseResult, render_row
 from ..errors import ParseFailure
 from . import ParseContext, reject_encrypted_ooxml
 
@@ -29,16 +30,22 @@ def parse(data: bytes, ctx: ParseContext) -> ParseResult:
     headers, footers = _headers_and_footers(document)
     for text in headers:
         result.add(text)
-    _walk(document.element.body, result, ctx)
+    _walk(document.element.body, result, ctx, _style_levels(document))
     for text in footers:
         result.add(text)
     return result
 
 
-def _walk(container, result: ParseResult, ctx: ParseContext | None) -> None:
+def _walk(container, result: ParseResult, ctx: ParseContext | None,
+          levels: dict[str, int] | None = None) -> None:
     for child in container.iterchildren():
         if child.tag == W_P:
-            result.add(_paragraph_text(child))
+            level = _heading_level(child, levels) if levels is not None else None
+            text = "".join(_runs_text(child)) if level is not None else ""
+            if level is not None and 0 < len(text.strip()) <= HEADING_MAX_CHARS:
+                result.add(text, HEADING, level=level)
+            else:
+                result.add(_paragraph_text(child))
             # Text boxes anchored in this paragraph come right after it.
             for box in _text_boxes(child):
                 _walk(box, result, ctx)
@@ -48,7 +55,65 @@ def _walk(container, result: ParseResult, ctx: ParseContext | None) -> None:
             for row in _table_rows(child):
                 result.add(row, ROW)
         elif child.tag in W_WRAPPERS:
-            _walk(child, result, ctx)
+            _walk(child, result, ctx, levels)
+
+
+# A "heading" longer than this is body text someone styled as a heading.
+HEADING_MAX_CHARS = 200
+_HEADING_NAME = re.compile(r"heading\s*([1-9])")
+
+
+def _style_levels(document) -> dict[str, int]:
+    """Paragraph style id -> heading level: 0 for Title, N for "Heading N" (any language: Word
+    keeps the English name inside), or the outline level set on the style or a style it is
+    based on (custom heading styles)."""
+    styles: dict[str, object] = {}
+    try:
+        for style in document.styles.element.iterchildren(qn("w:style")):
+            if style.get(qn("w:type")) == "paragraph":
+                styles[style.get(qn("w:styleId"))] = style
+    except Exception:  # a damaged styles part: no heading levels, the text still comes through
+        return {}
+
+    def level(style_id: str | None, depth: int = 0) -> int | None:
+        style = styles.get(style_id)
+        if style is None or depth > 10:
+            return None
+        name_el = style.find(qn("w:name"))
+        name = (name_el.get(qn("w:val")) or "").strip().lower() if name_el is not None else ""
+        if name == "title":
+            return 0
+        if match := _HEADING_NAME.fullmatch(name):
+            return int(match.group(1))
+        outline = _outline_level(style)
+        if outline is not None:
+            return outline
+        based = style.find(qn("w:basedOn"))
+        return level(based.get(qn("w:val")), depth + 1) if based is not None else None
+
+    return {sid: lvl for sid in styles if (lvl := level(sid)) is not None}
+
+
+def _outline_level(element) -> int | None:
+    ppr = element.find(qn("w:pPr"))
+    outline = ppr.find(qn("w:outlineLvl")) if ppr is not None else None
+    if outline is None:
+        return None
+    try:
+        value = int(outline.get(qn("w:val"), "9"))
+    except ValueError:
+        return None
+    return value + 1 if 0 <= value < 9 else None  # 9 = body text
+
+
+def _heading_level(p, levels: dict[str, int]) -> int | None:
+    """The paragraph's own outline level, else its style's level."""
+    own = _outline_level(p)
+    if own is not None:
+        return own
+    ppr = p.find(qn("w:pPr"))
+    style = ppr.find(qn("w:pStyle")) if ppr is not None else None
+    return levels.get(style.get(qn("w:val"))) if style is not None else None
 
 
 def _paragraph_text(p) -> str:

@@ -7,7 +7,7 @@ import warnings
 
 from bs4 import BeautifulSoup, NavigableString, XMLParsedAsHTMLWarning
 
-from ..blocks import ROW, TEXT, ParseResult, render_row
+from ..blocks import HEADING, ROW, TEXT, ParseResult, render_row
 
 _DROP = ["script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "canvas", "head"]
 _BLOCK = ["p", "div", "br", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6",
@@ -17,6 +17,9 @@ _BLOCK = ["p", "div", "br", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3"
 _BREAK = "\x1f"   # paragraph boundary marker, never in real text
 _TABLE = "\x1e"   # surrounds the index of a data table replaced by its rows
 _SPLIT = re.compile(f"{_TABLE}(\\d+){_TABLE}")
+_LEVEL = "\ue000"  # private-use mark around an <hN>'s level, put before its text
+_HEADING_MARK = re.compile(f"^\\s*{_LEVEL}([1-6]){_LEVEL}")
+_ANY_MARK = re.compile(f"{_LEVEL}[1-6]{_LEVEL}")
 
 
 def html_to_result(markup: str | bytes, result: ParseResult | None = None,
@@ -35,6 +38,8 @@ def html_to_result(markup: str | bytes, result: ParseResult | None = None,
         if table.find("th") and not table.find("table"):
             tables.append(_table_rows(table))
             table.replace_with(NavigableString(f"{_TABLE}{len(tables) - 1}{_TABLE}"))
+    for tag in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6"]):
+        tag.insert(0, NavigableString(f"{_LEVEL}{tag.name[1]}{_LEVEL}"))
     for tag in soup.find_all(_BLOCK):
         tag.insert_before(_BREAK)
         tag.insert_after(_BREAK)
@@ -46,7 +51,12 @@ def html_to_result(markup: str | bytes, result: ParseResult | None = None,
                 result.add(row, ROW, page)
             continue
         for paragraph in part.split(_BREAK):
-            result.add(" ".join(paragraph.split()), TEXT, page)
+            heading = _HEADING_MARK.match(paragraph)
+            if heading:
+                text = " ".join(paragraph[heading.end():].split())
+                result.add(text, HEADING, page, level=int(heading.group(1)))
+            else:
+                result.add(" ".join(_ANY_MARK.sub(" ", paragraph).split()), TEXT, page)
     return result
 
 

@@ -3,6 +3,7 @@ Documents (see CONTRACT.md). Imports nothing from the rest of DocChat."""
 from .detect import SUPPORTED_FORMATS, detect_format
 from .errors import LoadError
 from .load import load_file
-from .chunker import SentenceChunker
+from .chunker import DEFAULT_CHUNK_CHARS, SentenceChunker, with_heading
 
-__all__ = ["load_file", "LoadError", "detect_format", "SUPPORTED_FORMATS", "SentenceChunker"]
+__all__ = ["load_file", "LoadError", "detect_format", "SUPPORTED_FORMATS", "SentenceChunker",
+           "DEFAULT_CHUNK_CHARS", "with_heading"]

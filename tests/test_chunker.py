@@ -1,4 +1,4 @@
-"""SentenceChunker and sentence splitting: properties (hypothesis) and examples."""
+"""The structure-aware SentenceChunker and sentence splitting: properties (hypothesis) and examples."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.documents import Document
 
-from loaders.chunker import SentenceChunker, render_units
+from loaders.chunker import SentenceChunker, common_heading, render_units
 from loaders.sentences import cut_long_span, sentence_spans, split_sentences
 
 SHA = "0" * 64
@@ -31,16 +31,21 @@ def block_texts(draw) -> str:
 
 @st.composite
 def files(draw) -> list[Document]:
-    """Blocks of one file: text and row blocks, pages non-decreasing (or no pages at all)."""
+    """Blocks of one file: text, heading and row blocks with heading paths, pages
+    non-decreasing (or no pages at all)."""
     paged = draw(st.booleans())
     page, blocks = 1, []
     for position in range(draw(st.integers(1, 8))):
         if paged and draw(st.booleans()):
             page += draw(st.integers(1, 2))
-        kind = draw(st.sampled_from(["text", "text", "row"]))
+        kind = draw(st.sampled_from(["text", "text", "row", "heading"]))
         text = (draw(block_texts()) if kind == "text"
-                else "; ".join(f"列{i}: {draw(st.text(min_size=1, max_size=30))}" for i in range(3)))
+                else "; ".join(f"列{i}: {draw(st.text(min_size=1, max_size=30))}" for i in range(3)) if kind == "row"
+                else draw(st.sampled_from(["第一章 总则", "第二章 劳动合同", "Scope"])))
         metadata = {"source": "a.pdf", "sha256": SHA, "format": "pdf", "position": position, "kind": kind}
+        heading = draw(st.sampled_from(["", "法", "法 › 第一章", "法 › 第一章 › 第一条", "法 › 第二章"]))
+        if heading:
+            metadata["heading"] = heading
         if paged:
             metadata["page"] = page
         blocks.append(Document(page_content=text, metadata=metadata))
@@ -48,8 +53,8 @@ def files(draw) -> list[Document]:
 
 
 chunkers = st.builds(
-    lambda n, k_frac, max_chars: SentenceChunker(n, min(n - 1, int(k_frac * n)), max_chars),
-    st.integers(1, 8), st.floats(0, 0.99), st.integers(5, 60),
+    lambda n, k_frac, max_chars, budget: SentenceChunker(n, min(n - 1, int(k_frac * n)), max_chars, budget),
+    st.integers(1, 8), st.floats(0, 0.99), st.integers(5, 60), st.integers(5, 400),
 )
 
 
@@ -80,38 +85,37 @@ def test_cut_long_span_respects_max_chars_and_loses_nothing(text, max_chars):
     assert _stripped("".join(text[a:b] for a, b in pieces)) == _stripped(text)
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(files(), chunkers)
-def test_no_text_lost_and_overlap_exact(blocks, chunker):
+def test_no_text_lost_and_overlap_only_between_sentence_windows(blocks, chunker):
     units = chunker.units(blocks)
     plan = chunker.plan(blocks)
-    # Dropping each chunk's first K units when it continues the same page reproduces the
-    # unit sequence exactly: nothing lost, nothing repeated beyond the overlap.
-    rebuilt = list(plan[0]) if plan else []
-    for previous, current in zip(plan, plan[1:]):
-        if previous[-1].page == current[0].page:
-            if chunker.overlap:
-                assert current[:chunker.overlap] == previous[-chunker.overlap:]
-            assert len(set(previous) & set(current)) == chunker.overlap
-            rebuilt.extend(current[chunker.overlap:])
-        else:
-            assert not set(previous) & set(current)
-            rebuilt.extend(current)
+    # Dropping the units a chunk repeats from the one before (the overlap: at most K units,
+    # the previous chunk's last ones, of the same block) reproduces the unit sequence exactly.
+    rebuilt: list = []
+    seen: set = set()
+    previous: list = []
+    for window in plan:
+        repeated = [u for u in window if u in seen]
+        assert window[:len(repeated)] == repeated  # only at the start
+        if repeated:
+            assert len(repeated) <= chunker.overlap and repeated == previous[-len(repeated):]
+            assert len({u.block for u in repeated + window[len(repeated):len(repeated) + 1]}) == 1
+        rebuilt.extend(window[len(repeated):])
+        seen.update(window)
+        previous = window
     assert rebuilt == units
-    # Every sentence's text appears in a chunk, and the non-space text of all units is the
-    # non-space text of the blocks.
     assert _stripped("".join(b.page_content[u.start:u.end] for u in units for b in [blocks[u.block]])) \
         == _stripped("".join(b.page_content for b in blocks))
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(files(), chunkers)
-def test_chunks_sizes_pages_rows_and_metadata(blocks, chunker):
+def test_chunks_budget_pages_rows_headings_and_metadata(blocks, chunker):
     plan = chunker.plan(blocks)
     documents = chunker.split(blocks)
     assert len(documents) == len(plan)
     for index, (units, document) in enumerate(zip(plan, documents)):
-        assert 1 <= len(units) <= chunker.sentences_per_chunk
         pages = {u.page for u in units}
         assert len(pages) == 1  # never spans two pages
         assert document.metadata.get("page") == pages.pop()
@@ -119,6 +123,11 @@ def test_chunks_sizes_pages_rows_and_metadata(blocks, chunker):
         assert document.metadata["position"] == blocks[units[0].block].metadata["position"]
         assert document.metadata["sha256"] == SHA and document.metadata["source"] == "a.pdf"
         assert None not in document.metadata.values()
+        assert document.metadata["heading"] == common_heading(
+            [blocks[u.block].metadata.get("heading", "") for u in units])
+        # Over the budget only when one unit (a row, a long sentence, after its headings) is.
+        if len(document.page_content) > chunker.chunk_chars:
+            assert sum(u.kind != "heading" for u in units) <= 1
         for unit in units:
             text = blocks[unit.block].page_content[unit.start:unit.end]
             assert text in document.page_content
@@ -128,6 +137,17 @@ def test_chunks_sizes_pages_rows_and_metadata(blocks, chunker):
                 assert len(text) <= chunker.max_chars
         assert document.page_content == render_units(blocks, units)
     assert chunker.split(blocks) == documents  # deterministic
+
+
+@settings(max_examples=100, deadline=None)
+@given(files())
+def test_a_section_that_fits_the_budget_is_never_cut(blocks):
+    chunker = SentenceChunker(2, 1, 300, chunk_chars=10_000)
+    plan = chunker.plan(blocks)
+    # Everything fits: one chunk per page and heading run, each block whole in one chunk.
+    for block_index in range(len(blocks)):
+        holding = [w for w in plan if any(u.block == block_index for u in w)]
+        assert len(holding) <= 1
 
 
 # --- examples ------------------------------------------------------------------------------
@@ -169,11 +189,15 @@ def test_chunks_keep_text_verbatim_and_metadata():
         Document(page_content="姓名: 张三; 部门: 人事", metadata={"source": "a.docx", "sha256": SHA, "format": "docx",
                                                              "position": 1, "kind": "row", "title": "规则"}),
     ]
-    chunks = SentenceChunker(sentences_per_chunk=2, overlap=1, max_chars=100).split(blocks)
-    assert [c.page_content for c in chunks] == ["第一条 甲。乙。", "乙。丙。", "丙。\n姓名: 张三; 部门: 人事"]
-    assert [c.metadata["position"] for c in chunks] == [0, 0, 0]
+    # Over the budget of 8 characters: the text is cut into sentence windows, the row stays whole.
+    chunks = SentenceChunker(sentences_per_chunk=2, overlap=1, max_chars=100, chunk_chars=8).split(blocks)
+    assert [c.page_content for c in chunks] == ["第一条 甲。乙。", "乙。丙。", "姓名: 张三; 部门: 人事"]
+    assert [c.metadata["position"] for c in chunks] == [0, 0, 1]
     assert chunks[0].metadata == {"source": "a.docx", "sha256": SHA, "format": "docx", "title": "规则",
-                                  "chunk_index": 0, "position": 0}
+                                  "heading": "", "chunk_index": 0, "position": 0}
+    # Within the budget, both blocks are kept whole in one chunk.
+    assert [c.page_content for c in SentenceChunker(2, 1, 100, chunk_chars=100).split(blocks)] == \
+        ["第一条 甲。乙。丙。\n姓名: 张三; 部门: 人事"]
 
 
 def test_pages_are_never_mixed():
@@ -187,6 +211,8 @@ def test_pages_are_never_mixed():
 def test_invalid_sizes_are_rejected(n, k):
     with pytest.raises(ValueError):
         SentenceChunker(n, k, 100)
+    with pytest.raises(ValueError):
+        SentenceChunker(3, 1, 100, chunk_chars=0)
 
 
 def test_blocks_of_two_files_are_rejected():

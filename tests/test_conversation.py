@@ -365,3 +365,53 @@ def test_cli_chat_keeps_history_and_lists_and_resumes_conversations(tmp_path):
     assert [t.question for t in store.get(conv_id).turns] == ["How long must passwords be?"]
     missing = docchat(home, "chat", "--conversation", "nope")
     assert missing.returncode == 1 and "nope" in missing.stderr and "Traceback" not in missing.stderr
+
+
+# --- topic switches and follow-ups ------------------------------------------------------------
+
+def test_questions_that_lean_on_the_history_are_told_from_those_that_stand_alone():
+    from chains.followup import is_follow_up
+    for question in ("那如果是去北京呢？", "那上一季度呢？", "试用期多久？", "如果是兼职的话，这个规定也适用吗？",
+                     "How often do they have to be changed?", "And for contractors?", "What about the previous quarter?"):
+        assert is_follow_up(question), question
+    for question in ("核电厂定期安全评价一般多久开展一次？", "东北电气2018年第一季度的营业收入是多少？",
+                     "How long must passwords be at Xinghe Technology?",
+                     "What were Northeast Electric Development's total assets at the end of Q1 2018?"):
+        assert not is_follow_up(question), question
+
+
+def test_a_new_topic_in_a_chat_is_answered_on_its_own_and_a_follow_up_still_uses_the_history(kb, llm05):
+    counting = CountingLLM(llm05)
+    session = ChatSession(kb, counting, k=3, history=ZH_HISTORY)
+    switched = session.ask("How long must passwords be at Xinghe?")
+    assert [kind for kind, _ in counting.calls] == ["stream"]  # no rewrite call, no history
+    assert switched.standalone_question is None and "住宿" not in counting.calls[0][1]
+    counting.calls.clear()
+    follow_up = session.ask("那如果是去北京呢？")
+    assert [kind for kind, _ in counting.calls][:1] == ["invoke"]  # rewritten from the history
+    assert follow_up.standalone_question is not None
+
+
+def test_a_rewrite_that_loses_the_follow_ups_own_words_is_rejected():
+    history = [("东北电气2018年第一季度的营业收入是多少？", "")]
+    assert not acceptable("东北电气2018年第二季度的营业收入是多少？", "那上一季度呢？", history, "zh")
+    assert acceptable("东北电气2018年上一季度的营业收入是多少？", "那上一季度呢？", history, "zh")
+
+
+# --- stop ----------------------------------------------------------------------------------------
+
+def test_a_stopped_answer_frees_the_model_and_keeps_what_was_shown(kb, llm05, tmp_path):
+    from chains.answer_queue import AnswerQueue
+    from chains.grounded_answer import Answer
+    store, queue = ConversationStore.at_home(tmp_path), AnswerQueue()
+    session = ChatSession(kb, llm05, store=store, queue=queue, k=3)
+    answer, evidence = Answer("出差住宿费每晚最多报销多少？"), []
+    pieces = session.stream(answer.question, answer, on_evidence=evidence.extend)
+    next(pieces)  # the model has started (the evidence came first)
+    assert evidence and evidence[0].source == EXPENSE
+    pieces.close()  # what the page does when the user presses stop
+    assert len(queue) == 0  # the next in line gets the model at once
+    (turn,) = store.get(session.conversation_id).turns
+    assert turn.stopped and turn.question == answer.question and answer.stopped
+    again = session.ask("How long must passwords be?")  # the model is free for the next question
+    assert not again.refused and again.sources[0].source == IT

@@ -16,6 +16,8 @@ class RawBlock:
     kind: str = TEXT
     page: int | None = None
     level: int | None = None  # headings only
+    ocr: bool = False  # read from a picture by text recognition (loaders/ocr.py)
+    boxes: str | None = None  # OCR only: JSON [[x0, y0, x1, y1, n], ...] (loaders/ocr.py boxes_json)
 
 
 @dataclass
@@ -27,6 +29,11 @@ class ParseResult:
             level: int | None = None) -> None:
         if text and text.strip():
             self.blocks.append(RawBlock(text, kind, page, level))
+
+    def add_ocr(self, text: str | None, page: int | None = None, boxes: str | None = None) -> None:
+        """Text read from a scan or a picture (marked so citations can say so)."""
+        if text and text.strip():
+            self.blocks.append(RawBlock(text, TEXT, page, ocr=True, boxes=boxes))
 
 
 # Characters that some PDF fonts map CJK glyphs to (Kangxi radicals, CJK compatibility

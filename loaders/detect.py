@@ -12,11 +12,14 @@ import olefile
 from .textdecode import looks_like_text
 
 SUPPORTED_FORMATS = ("pdf", "docx", "doc", "pptx", "xlsx", "xls", "csv", "html", "md", "txt",
-                     "eml", "epub", "rtf", "odt")
+                     "eml", "epub", "rtf", "odt", "image")
 ZIP_FORMATS = frozenset({"docx", "pptx", "xlsx", "epub", "odt"})
 OOXML_FORMATS = frozenset({"docx", "pptx", "xlsx"})
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# Pictures (read by OCR): PNG, JPEG, GIF, TIFF (both byte orders); WebP and BMP are checked below.
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*")
+_BMP_HEADER_SIZES = frozenset({12, 40, 52, 56, 64, 108, 124})
 ZIP_MAGIC = b"PK\x03\x04"
 
 # Suffixes that name a text format; the content must still look like text.
@@ -39,6 +42,8 @@ def detect_format(path: str | Path) -> str | None:
 def detect_bytes(data: bytes, name: str = "") -> str | None:
     suffix = Path(name).suffix.lower().lstrip(".")
     head = data[:1024]
+    if _is_image(data):  # a magic number at byte 0 outranks "%PDF-" somewhere in the head
+        return "image"
     if b"%PDF-" in head:
         return "pdf"
     if data.startswith(ZIP_MAGIC) or data.startswith(b"PK\x05\x06"):
@@ -50,6 +55,15 @@ def detect_bytes(data: bytes, name: str = "") -> str | None:
     if not looks_like_text(data):
         return None
     return _text_format(head, suffix)
+
+
+def _is_image(data: bytes) -> bool:
+    if data.startswith(_IMAGE_MAGIC):
+        return True
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return True
+    # "BM" alone could start a text file: the DIB header size must be a real one too.
+    return data[:2] == b"BM" and len(data) > 18 and int.from_bytes(data[14:18], "little") in _BMP_HEADER_SIZES
 
 
 def _zip_format(data: bytes, suffix: str) -> str | None:

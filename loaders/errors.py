@@ -15,9 +15,11 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "{file}：该文件设置了打开密码。请打开文件、取消密码保护并另存一份，再上传这份副本。",
     ),
     "scanned": (
-        "{file}: scanned PDF: no text layer, so there is nothing to read. Run it through OCR "
-        "software (for example 'Recognise text' in your PDF editor) and upload the result.",
-        "{file}：该 PDF 是扫描件，没有文字层；请先用 OCR 软件处理后再上传。",
+        "{file}: this is a scan or a picture, and text recognition (OCR) found no readable text "
+        "in it. If it does show text, scan it again more sharply (at least 200 dpi, the right "
+        "way up) and upload the new copy.",
+        "{file}：这是扫描件或图片，文字识别（OCR）没有识别出任何文字。如果其中确有文字，"
+        "请以更高的清晰度（至少 200 dpi、方向正确）重新扫描后再上传。",
     ),
     "empty": (
         "{file}: no text could be found in this file. Check that it is the right file and "

@@ -46,6 +46,9 @@ class Deadline:
         self.seconds = seconds
         self._end = time.monotonic() + seconds
 
+    def elapsed(self) -> float:
+        return time.monotonic() - (self._end - self.seconds)
+
     def check(self) -> None:
         if time.monotonic() > self._end:
             raise ParseFailure("corrupt", f"reading took longer than {self.seconds:.0f} s")

@@ -308,7 +308,7 @@ def test_docx_named_txt_is_read_as_docx(tmp_path):
 
 def test_unknown_binary_is_unsupported(tmp_path):
     path = tmp_path / "picture.pdf"
-    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4)
+    path.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4)  # a program, not a picture
     assert detect_format(path) is None
     with pytest.raises(LoadError) as err:
         load_file(path)
@@ -317,7 +317,7 @@ def test_unknown_binary_is_unsupported(tmp_path):
 
 def test_supported_formats_are_the_contract_formats():
     assert set(SUPPORTED_FORMATS) == {"pdf", "docx", "doc", "pptx", "xlsx", "xls", "csv", "html",
-                                      "md", "txt", "eml", "epub", "rtf", "odt"}
+                                      "md", "txt", "eml", "epub", "rtf", "odt", "image"}
 
 
 # ---------- guards ----------

@@ -3,17 +3,18 @@ and is imported only when a file of its format arrives (keeps app start-up light
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from ..blocks import ParseResult
 from ..detect import OLE_MAGIC
 from ..errors import ParseFailure
 from ..guards import Deadline
+from ..ocr import OcrRun
 
 _MODULES = {"pdf": "pdf", "docx": "docx_", "doc": "doc", "pptx": "pptx_", "xlsx": "xlsx",
             "xls": "xls", "csv": "csv_", "html": "html", "md": "text", "txt": "text",
-            "eml": "eml", "epub": "epub", "rtf": "rtf", "odt": "odt"}
+            "eml": "eml", "epub": "epub", "rtf": "rtf", "odt": "odt", "image": "image"}
 
 
 @dataclass
@@ -21,6 +22,8 @@ class ParseContext:
     file_name: str
     format: str
     deadline: Deadline
+    ocr: OcrRun = field(default_factory=OcrRun)  # scanned pages and pictures (loaders/ocr.py)
+    pictures: dict[str, bytes] = field(default_factory=dict)  # DOCX: relationship id -> picture
 
 
 Parser = Callable[[bytes, ParseContext], ParseResult]

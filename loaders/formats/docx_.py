@@ -28,6 +28,7 @@ def parse(data: bytes, ctx: ParseContext) -> ParseResult:
         raise ParseFailure("corrupt", f"{type(exc).__name__}: {exc}") from exc
     result = ParseResult(title=(document.core_properties.title or "").strip() or None)
     headers, footers = _headers_and_footers(document)
+    _collect_pictures(document, ctx)
     for text in headers:
         result.add(text)
     _walk(document.element.body, result, ctx, _style_levels(document))
@@ -49,6 +50,8 @@ def _walk(container, result: ParseResult, ctx: ParseContext | None,
             # Text boxes anchored in this paragraph come right after it.
             for box in _text_boxes(child):
                 _walk(box, result, ctx)
+            if ctx is not None and ctx.pictures:
+                _read_pictures(child, result, ctx)
         elif child.tag == W_TBL:
             if ctx:
                 ctx.deadline.check()
@@ -215,4 +218,60 @@ def _headers_and_footers(document) -> tuple[list[str], list[str]]:
             for block in collected.blocks:
                 seen.setdefault(block.text)
     return list(headers), list(footers)
+
+
+# --- pictures in the body, read by OCR where they stand --------------------------------------
+A_BLIP = "{http://schemas.openxmlformats.org/drawingml/2006/main}blip"
+V_IMAGEDATA = "{urn:schemas-microsoft-com:vml}imagedata"
+R_EMBED = qn("r:embed")
+R_ID = qn("r:id")
+
+
+def _collect_pictures(document, ctx: ParseContext) -> None:
+    """The body's pictures by relationship id; OCR is planned for as many as are placed."""
+    try:
+        for rid, rel in document.part.rels.items():
+            if not rel.is_external and rel.reltype.endswith("/image"):
+                ctx.pictures[rid] = rel.target_part.blob
+    except Exception:  # a damaged relationship: the text still comes through
+        return
+    if ctx.pictures:
+        placed = {_picture_id(el) for el in document.element.body.iter(A_BLIP, V_IMAGEDATA)}
+        ctx.ocr.plan(len(placed & set(ctx.pictures)), "pictures")
+
+
+def _picture_id(element) -> str | None:
+    return element.get(R_EMBED) or element.get(R_ID)
+
+
+def _read_pictures(p, result: ParseResult, ctx: ParseContext) -> None:
+    """OCR text of the pictures in paragraph `p`, each picture once (not the copy Word keeps
+    for old readers, nor those in text boxes, which are read with the box's paragraphs)."""
+    from ..ocr import lines_text
+    from .pdf import reflow_lines
+
+    for element in p.iter(A_BLIP, V_IMAGEDATA):
+        if _inside(element, p, (MC_FALLBACK, W_TXBX)):
+            continue
+        data = ctx.pictures.pop(_picture_id(element), None)  # popped: a repeated logo is read once
+        if not data:
+            continue
+        try:
+            lines = ctx.ocr.read(data)
+        except Exception:  # a picture format PIL cannot read (EMF, WMF): no text from it
+            continue
+        if lines is None:  # a limit was reached
+            ctx.pictures.clear()
+            return
+        result.add_ocr(reflow_lines(lines_text(lines)))
+
+
+def _inside(element, stop, tags) -> bool:
+    """Whether an ancestor of `element` below `stop` has one of `tags`."""
+    for ancestor in element.iterancestors():
+        if ancestor is stop:
+            return False
+        if ancestor.tag in tags:
+            return True
+    return False
 

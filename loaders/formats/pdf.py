@@ -11,6 +11,7 @@ from pypdf.generic import NameObject
 from ..blocks import ParseResult
 from ..errors import ParseFailure
 from . import ParseContext
+from .pdf_ocr import needs_ocr, ocr_pages
 
 # pypdf logs a warning for every odd font or damaged object; they mean nothing to our users
 # and the outcome (text, or a LoadError) is what we report.
@@ -27,6 +28,7 @@ def parse(data: bytes, ctx: ParseContext) -> ParseResult:
     if not pages:
         raise ParseFailure("corrupt", "the PDF has no pages")
     failed = 0
+    scanned: list[int] = []  # pages without a usable text layer: read by OCR below
     for number, page in enumerate(pages, start=1):
         ctx.deadline.check()
         try:
@@ -34,8 +36,13 @@ def parse(data: bytes, ctx: ParseContext) -> ParseResult:
         except Exception:  # one damaged page must not lose the others
             failed += 1
             continue
-        result.add(reflow_lines(text), page=number)
+        if needs_ocr(text, page):
+            scanned.append(number)
+        else:
+            result.add(reflow_lines(text), page=number)
         result.add(_form_values(page), page=number)
+    if scanned:
+        ocr_pages(data, scanned, result, ctx)
     if not result.blocks:
         if failed == len(pages):
             raise ParseFailure("corrupt", "no page could be read")

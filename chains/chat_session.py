@@ -19,7 +19,7 @@ from .answer_queue import AnswerQueue
 from .conversations import ConversationStore
 from .faq import matcher_for
 from .followup import is_follow_up
-from .grounded_answer import Answer, GroundedAnswerer
+from .grounded_answer import PASSAGE_CHARS, Answer, GroundedAnswerer
 from .language import question_language
 from .memory import ConversationMemory, token_counter
 from .rewrite import QuestionRewriter
@@ -35,13 +35,13 @@ class ChatSession:
                  conversation_id: str | None = None, queue: AnswerQueue | None = None, k: int = 5,
                  expand: int = 0, history_budget_tokens: int = HISTORY_BUDGET_TOKENS,
                  history: list[tuple[str, str]] | None = None, owner: str | None = None,
-                 faq: bool = True, reranker=None):
+                 faq: bool = True, reranker=None, passage_chars: int | None = PASSAGE_CHARS):
         """``conversation_id`` resumes a stored conversation (ConversationNotFound if unknown);
         without one, a new conversation is stored at the first answered question. ``history``
         seeds the memory without a store (``docchat ask --history``)."""
         self.kb, self.llm, self.store, self.queue, self.owner = kb, llm, store, queue, owner
         self.faq = faq  # answer FAQ-list questions from their paired answer (chains/faq.py)
-        self.answerer = GroundedAnswerer(kb, llm, k=k, expand=expand, reranker=reranker)
+        self.answerer = GroundedAnswerer(kb, llm, k=k, expand=expand, reranker=reranker, passage_chars=passage_chars)
         self.rewriter = QuestionRewriter(llm)
         self.memory = ConversationMemory(history_budget_tokens, token_counter(llm))
         self.conversation_id = conversation_id

@@ -22,7 +22,7 @@ from typing import Iterable, Iterator
 
 from vectorstore import Hit
 
-from .grounding import canonical, figure_in, stated_numbers
+from .grounding import canonical, figure_in, stated_numbers, text_units
 
 # [1], and the variants small models write when they echo the instruction: [编号1] [资料 2].
 CITATION = re.compile(r"\s?\[(?:编号|资料|passage|source)?\s*(\d{1,2})\]", re.IGNORECASE)
@@ -45,7 +45,6 @@ _REFUSAL = re.compile(
     re.IGNORECASE)
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
-_WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 _PUNCT = re.compile(r"[\s\W_]+")
 
 # Share of a sentence's words (character bigrams in Chinese) a passage must hold to support it on
@@ -106,19 +105,9 @@ def _content(sentence: str) -> str:
     return _PUNCT.sub("", CITATION.sub("", sentence))
 
 
-def _units(text: str) -> set[str]:
-    """Character bigrams of the Chinese, and lower-cased words of the rest."""
-    text = CITATION.sub(" ", text).lower()
-    units = set(_WORD.findall(text))
-    for run in re.findall(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]+", text):
-        run = _PUNCT.sub("", run)
-        units.update(run[i:i + 2] for i in range(len(run) - 1))
-    return units
-
-
 def overlap(sentence: str, passage: str) -> float:
-    mine = _units(sentence)
-    return len(mine & _units(passage)) / len(mine) if mine else 0.0
+    mine = text_units(sentence)
+    return len(mine & text_units(passage)) / len(mine) if mine else 0.0
 
 
 def _language(text: str) -> str:

@@ -22,6 +22,9 @@ from .prompts import NOT_FOUND, grounded_prompt
 
 log = logging.getLogger(__name__)
 
+# Characters of each passage the model reads (chains/prompts.py focus); None: whole passages.
+PASSAGE_CHARS: int | None = None
+
 
 @dataclass
 class Answer:
@@ -66,8 +69,9 @@ class Answer:
 
 
 class GroundedAnswerer:
-    def __init__(self, kb: KnowledgeBase, llm: LLM, k: int = 5, expand: int = 0, reranker=None):
-        self.kb, self.llm, self.k = kb, llm, k
+    def __init__(self, kb: KnowledgeBase, llm: LLM, k: int = 5, expand: int = 0, reranker=None,
+                 passage_chars: int | None = PASSAGE_CHARS):
+        self.kb, self.llm, self.k, self.passage_chars = kb, llm, k, passage_chars
         # Hybrid (dense + keyword) with a relevance floor: an off-topic question retrieves
         # nothing, and then the answer is an honest "not found" without asking the model.
         # ``reranker`` (vectorstore.rerank, off by default) reorders the fused candidates.
@@ -97,7 +101,7 @@ class GroundedAnswerer:
             yield answer.text
             return
         checked = CheckedStream(question, hits, lang)
-        generated = self.llm.stream(grounded_prompt(question, hits, lang, history))
+        generated = self.llm.stream(grounded_prompt(question, hits, lang, history, self.passage_chars))
 
         def timed() -> Iterator[str]:
             for piece in generated:

@@ -102,3 +102,19 @@ def unsupported_numbers(answer: str, question: str, passages: list[Hit]) -> list
     """Stated numbers that none of the passages contains (empty: the figures are grounded)."""
     context = canonical(" ".join(h.text for h in passages))
     return [n for n in stated_numbers(answer, question) if n not in context]
+
+
+_WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
+_NOT_WORD = re.compile(r"[\s\W_]+")
+_CITATION_MARK = re.compile(r"\[(?:编号|资料|passage|source)?\s*\d{1,2}\]", re.IGNORECASE)
+
+
+def text_units(text: str) -> set[str]:
+    """What two texts are compared by: character bigrams of the Chinese (it has no spaces), and
+    lower-cased words of the rest; [n] marks left out."""
+    text = _CITATION_MARK.sub(" ", text).lower()
+    units = set(_WORD.findall(text))
+    for run in re.findall(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]+", text):
+        run = _NOT_WORD.sub("", run)
+        units.update(run[i:i + 2] for i in range(len(run) - 1))
+    return units

@@ -17,6 +17,8 @@ import re
 
 from vectorstore import Hit
 
+from .grounding import text_units
+
 NOT_FOUND = {
     "zh": "知识库中没有找到与这个问题相关的内容。",
     "en": "I could not find the answer to this question in the knowledge base.",
@@ -64,11 +66,39 @@ def neutralise(text: str, lang: str = "zh") -> str:
     return "".join(out)
 
 
-def format_passages(hits: list[Hit], lang: str = "zh") -> str:
+_PIECES = re.compile(r"(?<=[。！？!?；;\n])|(?<=[.]\s)")
+
+
+def focus(text: str, question: str, budget: int | None) -> str:
+    """The passage cut to the sentences (table rows, lines) that share the most words with the
+    question, kept in their order, within ``budget`` characters; "…" marks what was left out.
+    The model reads fewer tokens (prefill is what the first word waits for on a CPU); the user
+    still sees the whole passage as the source."""
+    if budget is None or len(text) <= budget:
+        return text
+    pieces = [piece for piece in _PIECES.split(text) if piece.strip()]
+    asked = text_units(question)
+    ranked = sorted(range(len(pieces)), key=lambda i: (-len(text_units(pieces[i]) & asked), i))
+    keep, used = set(), 0
+    for i in ranked:
+        if used + len(pieces[i]) <= budget or not keep:
+            keep.add(i)
+            used += len(pieces[i])
+    out, previous = [], -1
+    for i in sorted(keep):
+        if previous >= 0 and i != previous + 1:
+            out.append("…")
+        out.append(pieces[i])
+        previous = i
+    return "".join(out).strip()
+
+
+def format_passages(hits: list[Hit], lang: str = "zh", question: str = "", budget: int | None = None) -> str:
     lines = []
     for n, hit in enumerate(hits, start=1):
         where = f"{hit.source}, p. {hit.page}" if hit.page else hit.source
-        lines.append(f"[{n}] ({where})\n<<<\n{neutralise(hit.text, lang)}\n>>>")
+        text = focus(neutralise(hit.text, lang), question, budget)
+        lines.append(f"[{n}] ({where})\n<<<\n{text}\n>>>")
     return "\n\n".join(lines)
 
 
@@ -78,12 +108,13 @@ def format_history(history: list[tuple[str, str]], lang: str) -> str:
 
 
 def grounded_prompt(question: str, hits: list[Hit], lang: str,
-                    history: list[tuple[str, str]] | None = None) -> str:
+                    history: list[tuple[str, str]] | None = None, passage_chars: int | None = None) -> str:
+    """``passage_chars``: each passage focused to at most that many characters (``focus``)."""
     label_passages = "资料" if lang == "zh" else "Passages"
     label_question = "问题" if lang == "zh" else "Question"
     label_history = "之前的对话（仅供理解问题）" if lang == "zh" else "Earlier conversation (only to understand the question)"
     earlier = f"{label_history}:\n{format_history(history, lang)}\n\n" if history else ""
     # Instructions travel inside the prompt (not as a system message) so every backend,
     # ChatGLM2 included, gets them the same way.
-    return (f"{SYSTEM[lang]}\n\n{label_passages}:\n{format_passages(hits, lang)}\n\n"
+    return (f"{SYSTEM[lang]}\n\n{label_passages}:\n{format_passages(hits, lang, question, passage_chars)}\n\n"
             f"{earlier}{label_question}: {question}")

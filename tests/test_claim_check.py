@@ -107,3 +107,15 @@ def test_english_answers_keep_their_spacing():
     shown, stream = run("How long?", "Passwords need at least 12 characters [2]. Laptops lock after 5 minutes [2].",
                         lang="en")
     assert stream.result.text == "Passwords need at least 12 characters [1]. Laptops lock after 5 minutes [1]."
+
+
+def test_a_long_passage_is_focused_on_the_sentences_the_question_is_about():
+    from chains.prompts import focus, grounded_prompt
+    article = ("第三十九条 劳动者有下列情形之一的，用人单位可以解除劳动合同：\n（一）在试用期间被证明不符合录用条件的；\n"
+               "（二）严重违反用人单位的规章制度的；\n（三）严重失职，营私舞弊，给用人单位造成重大损害的；\n"
+               "（四）劳动者同时与其他用人单位建立劳动关系，对完成本单位的工作任务造成严重影响的；")
+    short = focus(article, "员工严重失职，公司能直接辞退吗？", 80)
+    assert len(short) <= 85 and "严重失职，营私舞弊" in short and "试用期间" not in short and "…" in short
+    assert focus(article, "任何问题", None) == article and focus("短段落。", "问题", 80) == "短段落。"
+    prompt = grounded_prompt("员工严重失职，公司能直接辞退吗？", [hit(9, article)], "zh", passage_chars=80)
+    assert "严重失职" in prompt and "试用期间" not in prompt

@@ -133,10 +133,14 @@ class ClaimChecker:
     def check(self, sentence: str) -> Verdict:
         if _REFUSAL.search(sentence):
             return Verdict(ok=True, refusal=True)
-        figures = stated_numbers(CITATION.sub("", sentence), self.question)
-        missing = [f for f in figures if not any(figure_in(f, c) for c in self._canonical)]
+        # Every figure must be in some passage, even one the question already states: "the
+        # 7 year fixed rate is 5.2%" restates the question's "7 year", and is a guess when no
+        # passage has a 7 year rate. Only the new figures decide which passage supports it.
+        body = CITATION.sub("", sentence)
+        missing = [f for f in stated_numbers(body) if not any(figure_in(f, c) for c in self._canonical)]
         if missing:
             return Verdict(ok=False, missing=missing)
+        figures = stated_numbers(body, self.question)
         cited = [int(m) - 1 for m in CITATION.findall(sentence) if 1 <= int(m) <= len(self.hits)]
         others = [i for i in range(len(self.hits)) if i not in cited]
         scored = [(self._support(sentence, figures, i), i) for i in cited + others]

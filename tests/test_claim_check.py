@@ -58,6 +58,8 @@ def test_a_sentence_is_supported_by_the_passage_holding_its_words_or_figures():
     assert not checker.check("完全无关的回答内容，与任何资料都不相干[1]。").ok
     assert not checker.check("是").ok and not checker.check("1").ok
     assert not ClaimChecker("When?", HITS[:2]).check("Comments are due by July 15, 2019 [2].").ok
+    # a figure the question names must be in a passage too, when the answer states it
+    assert not ClaimChecker("What is the 7 year fixed rate?", HITS).check("The 7 year fixed rate is 12 characters [2].").ok
 
 
 def test_a_translated_answer_is_supported_by_its_figures():

@@ -13,6 +13,7 @@ def kb_config(settings: Settings | None = None) -> KBConfig:
         chunk_sentences=s.chunk_sentences, chunk_overlap=s.chunk_overlap,
         chunk_max_chars=s.chunk_max_chars, max_file_bytes=s.max_file_bytes,
         max_unzipped_bytes=s.max_unzipped_bytes, batch_size=s.batch_size,
+        ocr_max_pages=s.ocr_max_pages, ocr_page_seconds=s.ocr_page_seconds,
     )
 
 

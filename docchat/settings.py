@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     max_files_per_upload: int = Field(20, ge=1, le=1000, description="files taken from one web upload")
     max_unzipped_mb: float = Field(1024.0, gt=0, description="zip-based files may not expand beyond this")
     batch_size: int = Field(64, ge=1)
+    # Text recognition (OCR) of scanned pages and pictures: about 4-7 s a page on 2 cores.
+    ocr_max_pages: int = Field(50, ge=0, description="pages (or pictures) of one file read by OCR; the rest is left out with a warning; 0 turns OCR off")
+    ocr_page_seconds: float = Field(30.0, gt=0, description="OCR time per page, on average, before a file's OCR stops with a warning")
 
     # --- language models -----------------------------------------------------------------
     llm: Literal["gguf", "chatglm2", "openai"] = "gguf"

@@ -218,3 +218,27 @@ print(" ".join(line.text for line in lines))
     assert out.returncode == 0, out.stderr[-2000:]
     assert "Offline works" in out.stdout
 
+
+@pytest.mark.shared
+def test_knowledge_base_ingests_a_scan_with_ocr_progress_and_the_limit_warning(tmp_path):
+    """The app's path: parse worker process, OCR progress as stage "ocr", the page limit from
+    KBConfig, and chunks marked `ocr` in Chroma."""
+    from kb_helpers import config
+    from vectorstore import KnowledgeBase
+
+    scan = tmp_path / "docs" / SCAN
+    scan.parent.mkdir()
+    shutil.copy(require_shared("corpus", SCAN), scan)
+    kb = KnowledgeBase("default", config(tmp_path / "home", ocr_max_pages=1))
+    stages: list[tuple[str, float]] = []
+    [result] = kb.ingest([scan], progress=lambda name, stage, fraction: stages.append((stage, fraction)))
+    assert result.status == "indexed" and result.chunks > 0, result.describe("en")
+    ocr = [f for stage, f in stages if stage == "ocr"]
+    assert ocr and ocr == sorted(ocr) and ocr[-1] > ocr[0]
+    fractions = [f for _, f in stages]
+    assert fractions == sorted(fractions)  # the bar never goes back
+    ids = kb.store.ids_of_file(kb.collection, result.sha256)
+    metadatas = kb.store.collection(kb.collection).get(ids=ids, include=["metadatas"])["metadatas"]
+    assert metadatas and all(m["ocr"] is True and m["page"] == 1 for m in metadatas)
+    hits = kb.search("行政处罚决定书 当事人", k=1)
+    assert hits and hits[0].source == SCAN and hits[0].page == 1

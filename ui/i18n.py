@@ -69,6 +69,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "working_on": {"zh": "正在处理 {name}…", "en": "Working on {name}…"},
     "stage_reading": {"zh": "读取", "en": "reading"},
     "stage_parsing": {"zh": "解析", "en": "parsing"},
+    "stage_ocr": {"zh": "识别扫描页和图片中的文字", "en": "reading scanned pages and pictures (OCR)"},
     "stage_embedding": {"zh": "建立索引", "en": "indexing"},
     "stage_saving": {"zh": "保存", "en": "saving"},
     "stage_done": {"zh": "完成", "en": "done"},

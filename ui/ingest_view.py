@@ -11,7 +11,7 @@ from vectorstore import IngestResult, KnowledgeBase
 from .i18n import t
 from .safety import safe_markdown
 
-_STAGES = ("reading", "parsing", "embedding", "saving", "done")
+_STAGES = ("reading", "parsing", "ocr", "embedding", "saving", "done")
 
 
 def _stage(stage: str, lang: str) -> str:

@@ -12,7 +12,9 @@ from .safety import safe_filename
 
 # The formats loaders/ can read (loaders.SUPPORTED_FORMATS; ui does not import loaders).
 UPLOAD_TYPES = ["pdf", "docx", "doc", "pptx", "xlsx", "xls", "csv", "html", "htm", "md",
-                "markdown", "txt", "eml", "epub", "rtf", "odt"]
+                "markdown", "txt", "eml", "epub", "rtf", "odt",
+                # pictures and scans, read by OCR
+                "png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "gif"]
 
 
 def upload_folder(uploads_dir: Path, kb_name: str) -> Path:

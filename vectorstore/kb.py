@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, str, float], None]  # (file name, stage, fraction of this file done)
 
+# Share of a file's progress bar given to OCR (stage "ocr"): on a scan it is most of the work.
+OCR_SHARE = 0.6
+
 # Chunks gathered from several files before one Chroma write (see KnowledgeBase.ingest).
 WRITE_BATCH_CHUNKS = 2000
 
@@ -118,6 +121,9 @@ class KBConfig:
     max_unzipped_bytes: int = 1024 * 1024 * 1024
     batch_size: int = 64
     lock_timeout_s: float = 600.0
+    # OCR of scans and pictures: pages (or pictures) read per file (0: off), seconds per page.
+    ocr_max_pages: int = 50
+    ocr_page_seconds: float = 30.0
 
 
 _STORES: dict[tuple, ChromaStore] = {}
@@ -375,7 +381,13 @@ class KnowledgeBase:
 
         report(name, "parsing", 0.1)
         blocks = load_file(path, max_bytes=self.config.max_file_bytes,
-                           max_unzipped_bytes=self.config.max_unzipped_bytes)
+                           max_unzipped_bytes=self.config.max_unzipped_bytes,
+                           ocr_max_pages=self.config.ocr_max_pages,
+                           ocr_page_seconds=self.config.ocr_page_seconds,
+                           progress=lambda done, total: report(
+                               name, "ocr", 0.1 + OCR_SHARE * done / max(total, 1)))
+        # OCR took most of the time and the bar; the rest of the work shares what is left.
+        base = 0.1 + OCR_SHARE if getattr(blocks, "ocr_pages", 0) else 0.2
         for block in blocks:
             block.metadata["source"] = name
         chunker = self._current_chunker()
@@ -385,13 +397,13 @@ class KnowledgeBase:
                             f"{name}：文件中没有找到文字。", file=name)
         texts = [c.page_content for c in chunks]
 
-        report(name, "embedding", 0.2)
+        report(name, "embedding", base)
         vectors: list[list[float]] = []
         step = max(1, min(self.config.batch_size, INGEST_EMBED_SLICE))
         for start in range(0, len(texts), step):
             _QUERIES_FIRST.ingest_turn()  # searches waiting for the model go first
             vectors.extend(self.embeddings.embed_documents(texts[start:start + step]))
-            report(name, "embedding", 0.2 + 0.7 * min(1.0, (start + step) / len(texts)))
+            report(name, "embedding", base + (0.9 - base) * min(1.0, (start + step) / len(texts)))
         report(name, "saving", 0.9)
         return _Prepared(
             path=str(path), name=name, sha=sha, size=size,

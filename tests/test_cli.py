@@ -170,3 +170,16 @@ def test_summarize_an_unknown_document_says_so_in_one_sentence(tmp_path):
     assert res.returncode == 1, res.stderr
     assert "Traceback" not in res.stderr and "no_such_file.pdf" in res.stderr
     assert "office_faq_zh.csv" in res.stderr
+
+
+def test_search_always_finds_a_word_that_is_in_the_documents(tmp_path):
+    """The relevance floor cuts off-topic questions, never a word found verbatim: "Location"
+    starts every row of the Stanley Cup CSV but is semantically far from each row's text."""
+    csv = require_shared("corpus", "en_utf16_stanley_cups.csv")
+    home = tmp_path / "home"
+    assert docchat(home, "ingest", str(csv), str(SAMPLE_DATA), "--json").returncode == 0
+    for mode in ("hybrid", "keyword", "dense"):
+        hits = json.loads(docchat(home, "search", "Location", "--mode", mode, "--json").stdout)
+        assert hits and hits[0]["source"] == csv.name and "Location" in hits[0]["text"], (mode, hits)
+    off_topic = json.loads(docchat(home, "search", "What is the capital of Peru?", "--json").stdout)
+    assert off_topic == []

@@ -122,6 +122,7 @@ def ask(pg, question: str, answers_before: int) -> str:
     assistant.nth(answers_before).wait_for()
     pg.wait_for_function(
         "() => !document.body.innerText.includes('▌') && !document.body.innerText.includes('Looking it up')"
+        " && !document.body.innerText.includes('Checking the answer')"
         " && !document.querySelector('[data-testid=stStatusWidgetRunningIcon]')")
     return assistant.nth(answers_before).inner_text()
 

@@ -149,7 +149,8 @@ def _stream_answer(session: ChatSession, question: str, lang: str) -> Answer:
     """Streams the answer into the page. Not st.write_stream: that renders each partial text
     as raw markdown, and every partial text must pass through safe_markdown first."""
     answer = Answer(question)
-    waiting = st.empty()
+    # Keyed so the browser test can watch every text this answer ever shows (never taken back).
+    waiting = st.container(key="live_answer").empty()
 
     def on_wait(ahead: int) -> None:
         if ahead:
@@ -170,7 +171,7 @@ def _stream_answer(session: ChatSession, question: str, lang: str) -> Answer:
 
     # Any click (this button, another question) reruns the page, which stops this script at its
     # next st call; closing the stream then stops the model and keeps the turn, marked stopped.
-    st.button(t("stop", lang), key="stop_answer", icon="⏹")
+    st.button(t("stop", lang), key="stop_answer", icon=":material/stop_circle:")
     text = ""
     with closing(session.stream(question, answer, on_wait=on_wait, on_evidence=on_evidence)) as pieces:
         for piece in pieces:

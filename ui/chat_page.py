@@ -9,7 +9,7 @@ from chains.chat_session import ChatSession
 from chains.conversations import ConversationNotFound
 from chains.grounded_answer import Answer
 
-from . import conversations, state
+from . import conversations, preview, state
 from .conversations import Turn
 from .errors import friendly_errors, show_error
 from .i18n import SAMPLE_QUESTIONS, t
@@ -23,9 +23,10 @@ def render() -> None:
     lang, kb_name = st.session_state.lang, st.session_state.kb_name
     conv_id = conversations.current_id(kb_name)
     shown = conversations.turns(conv_id, t("err_earlier", lang))
-    for turn in shown:
+    preview.show_pending(lang)  # a [n] "view source" button was pressed in the last run
+    for i, turn in enumerate(shown):
         with st.chat_message(turn.role):
-            _show_turn(turn, lang)
+            _show_turn(turn, lang, key=f"turn{i}")
     if not state.models_ready():
         st.caption(t("models_loading", lang))
     question = st.chat_input(t("ask_placeholder", lang), key="question")
@@ -57,7 +58,7 @@ def render_sidebar() -> None:
                 st.rerun()
 
 
-def _show_turn(turn: Turn, lang: str) -> None:
+def _show_turn(turn: Turn, lang: str, key: str) -> None:
     if turn.error:
         st.error(turn.text, icon="⚠️")
         return
@@ -65,7 +66,7 @@ def _show_turn(turn: Turn, lang: str) -> None:
     if turn.stopped:
         st.caption(t("stopped", lang))
     if turn.role == "assistant":
-        _show_sources(turn.sources, lang, turn.refused)
+        _show_sources(turn.sources, lang, turn.refused, key=key)
 
 
 def _source_label(hit, lang: str) -> str:
@@ -73,7 +74,7 @@ def _source_label(hit, lang: str) -> str:
     return f"{where} › {hit.heading}" if hit.heading else where
 
 
-def _show_sources(sources: list, lang: str, refused: bool = False) -> None:
+def _show_sources(sources: list, lang: str, refused: bool = False, key: str = "new") -> None:
     if not sources:
         if not refused:
             st.caption(t("no_sources", lang))
@@ -81,7 +82,7 @@ def _show_sources(sources: list, lang: str, refused: bool = False) -> None:
     names = "; ".join(dict.fromkeys(_source_label(h, lang) for h in sources))
     with st.expander(safe_markdown(f"{t('sources', lang, n=len(sources))}: {names}")):
         for n, hit in enumerate(sources, 1):
-            st.markdown(safe_markdown(f"**[{n}] {_source_label(hit, lang)}**"))
+            preview.source_button(hit, n, _source_label(hit, lang), lang, key=f"src_{key}_{n}")
             st.markdown(quote(hit.text))
 
 

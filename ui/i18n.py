@@ -28,6 +28,18 @@ STRINGS: dict[str, dict[str, str]] = {
     "sources": {"zh": "来源（{n}）", "en": "Sources ({n})"},
     "page_n": {"zh": "第 {page} 页", "en": "page {page}"},
     "no_sources": {"zh": "此回答没有引用知识库中的段落。", "en": "This answer cites no passage of the knowledge base."},
+    # source preview ("view source" under an answer)
+    "view_source": {"zh": "查看原文", "en": "View source"},
+    "preview_title": {"zh": "原文", "en": "Source"},
+    "preview_gone": {"zh": "这个文件已从知识库删除，无法显示原文。以下是回答时引用的段落：",
+                     "en": "This document has been removed from the knowledge base, so its original cannot be shown. "
+                           "This is the passage as it was quoted:"},
+    "preview_file_missing": {"zh": "原文件已不在保存位置（可能被移走或删除），下面显示知识库中保存的文字。",
+                             "en": "The original file is no longer where it was stored (moved or deleted); "
+                                   "this is the text the knowledge base kept."},
+    "preview_not_located": {"zh": "未能在这一页上标出引用的段落（例如扫描页），段落原文如下：",
+                            "en": "The passage could not be marked on this page (a scanned page, for example); here it is:"},
+    "preview_marked": {"zh": "黄色标出的是引用的段落。", "en": "The cited passage is marked in yellow."},
     "welcome_title": {"zh": "👋 欢迎使用 DocChat", "en": "👋 Welcome to DocChat"},
     "welcome_body": {
         "zh": "在下面输入问题，DocChat 只根据知识库里的文件回答，并注明出处（文件、页码、原文）。"
@@ -82,6 +94,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "col_added": {"zh": "加入时间", "en": "Added"},
     "col_size": {"zh": "大小", "en": "Size"},
     "delete_doc": {"zh": "删除选中的文件", "en": "Delete the chosen document"},
+    "download_doc": {"zh": "下载原文件", "en": "Download the original"},
+    "download_missing": {"zh": "原文件已不在保存位置（可能被移走或删除），无法下载。",
+                         "en": "The original file is no longer where it was stored (moved or deleted), so it cannot be downloaded."},
     "choose_doc": {"zh": "选择文件", "en": "Choose a document"},
     "deleted": {"zh": "已从知识库删除：{name}", "en": "Removed from the knowledge base: {name}"},
     "reindex": {"zh": "重新建立索引", "en": "Re-index all documents"},

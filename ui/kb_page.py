@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import streamlit as st
 
@@ -108,6 +109,18 @@ def _documents_section(kb, lang: str) -> None:
         st.session_state.upload_results = []
         st.session_state.flash = "\n\n".join(t("deleted", lang, name=r.file) for r in removed)
         st.rerun()
+    _download_button([f for f in files if f.name == chosen], lang)
+
+
+def _download_button(records: list, lang: str) -> None:
+    """The chosen document's original file, as it was added. Read only when clicked (a large
+    file is not loaded on every run), and no rerun after the download."""
+    path = next((Path(r.path) for r in records if Path(r.path).is_file()), None)
+    if path is None:
+        st.caption(t("download_missing", lang))
+        return
+    st.download_button(t("download_doc", lang), data=path.read_bytes, file_name=records[0].name,
+                       mime="application/octet-stream", key="download_doc", on_click="ignore", icon="⬇️")
 
 
 def _folder_section(kb, lang: str) -> None:

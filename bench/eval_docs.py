@@ -86,7 +86,8 @@ def run_docchat(llm, home: Path, items: list[dict], k: int):
             streamed += piece
         return {"answer": answer.text, "refused": answer.refused, "timings": answer.timings,
                 "withdrawn_after_shown": not answer.text.startswith(streamed.strip()),
-                "standalone": answer.standalone_question,
+                "standalone": answer.standalone_question, "dropped": answer.dropped,
+                "withdrawn_figures": answer.withdrawn,
                 "sources": [{"source": h.source, "page": h.page, "text": h.text[:300]} for h in answer.sources]}
 
     return ingest, ask, kb.close

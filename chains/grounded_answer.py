@@ -44,6 +44,7 @@ class Answer:
     partial: bool = False  # some sentences were shown, a later one failed its check
     stopped: bool = False  # the user stopped it; ``text`` is what was shown until then
     evidence: list[Hit] = field(default_factory=list)  # the passages the model was given
+    dropped: str = ""  # the model's sentence the check stopped at (logged, never shown)
 
     def to_json(self) -> dict:
         out = {
@@ -117,6 +118,7 @@ class GroundedAnswerer:
             generated.close()  # a failed sentence stops the model (and frees it for the next)
         answer.timings["total_s"] = time.perf_counter() - start
         result = checked.result
+        answer.dropped = result.dropped
         if result.dropped:
             log.info("sentence not shown (%s): %r", ", ".join(result.missing) or "no passage supports it",
                      result.dropped[:80])

@@ -7,6 +7,7 @@ STSong-Light). The corpus report is checked against pdfplumber's own text positi
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -264,3 +265,28 @@ def test_missing_original_and_deleted_document(kb, tmp_path):
     kb.delete("handbook.docx")
     p = preview_source(kb, Source.of(hit))
     assert p.kind == "gone" and p.segments == [(hit.text, True)]
+
+
+@pytest.mark.shared
+def test_scanned_page_is_highlighted_from_its_ocr_boxes(tmp_path):
+    """A scan has no characters: the OCR line boxes stored with the chunk at ingest are drawn."""
+    scan = require_shared("corpus", "zh_scanned_customs_penalty.pdf")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / scan.name).write_bytes(scan.read_bytes())
+    kb = KnowledgeBase("default", config(tmp_path / "home"))
+    try:
+        assert kb.ingest([docs])[0].status == "indexed"
+        hit = next(h for h in kb.search("哈尔滨电气国际工程有限责任公司 行政处罚", k=5, mode="keyword")
+                   if "哈尔滨电气国际工程有限责任公司" in h.text)
+        p = preview_source(kb, Source.of(hit))
+        assert p.kind == "page" and p.page == hit.page and p.boxes
+        mask = _highlight_mask(p.png)
+        for box in p.boxes:
+            inner = (box[0] + 3, box[1] + 3, box[2] - 3, box[3] - 3)
+            assert _covered(mask, inner) > 0.5  # scanned ink is not pure black or white
+        assert mask.mean() < 0.5  # the lines of the chunk, not the whole page
+        if os.environ.get("DOCCHAT_PREVIEW_SAVE"):  # to look at it
+            Path(os.environ["DOCCHAT_PREVIEW_SAVE"]).write_bytes(p.png)
+    finally:
+        kb.close()

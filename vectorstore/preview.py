@@ -62,9 +62,10 @@ def preview_source(kb, source) -> SourcePreview:
     path = Path(record.path)
     out.file_missing = not path.is_file()
     if _is_pdf(record) and source.page and not out.file_missing:
+        # An OCR'd page has no characters to find the passage by: its chunk kept its line boxes.
+        boxes = getattr(source, "boxes", None) or (_stored_boxes(kb, f"{sha}:{index}") if index is not None else None)
         try:
-            out.png, out.boxes = render_pdf_page(path, int(source.page), source.text, PAGE_SCALE,
-                                                 getattr(source, "boxes", None) or None)
+            out.png, out.boxes = render_pdf_page(path, int(source.page), source.text, PAGE_SCALE, boxes)
             out.kind = "page"
         except Exception:  # noqa: BLE001 - a page that cannot be drawn falls back to the text
             log.exception("preview of %s page %s failed", record.name, source.page)
@@ -73,6 +74,17 @@ def preview_source(kb, source) -> SourcePreview:
     out.seconds = time.perf_counter() - started
     log.info("preview of %s page %s: %.3f s", record.name, source.page, out.seconds)
     return out
+
+
+def _stored_boxes(kb, chunk_id: str) -> str | None:
+    """The OCR line boxes stored with a chunk in Chroma (None for a chunk that was not OCR'd)."""
+    try:
+        found = kb.store.collection(kb.collection).get(ids=[chunk_id], include=["metadatas"])
+        meta = (found.get("metadatas") or [None])[0] or {}
+    except Exception:  # noqa: BLE001 - without boxes the preview still shows the page
+        log.exception("no stored boxes for %s", chunk_id)
+        return None
+    return meta.get("boxes") or None
 
 
 def _is_pdf(record) -> bool:

@@ -2,8 +2,10 @@
 
 Blocks arrive with their heading path (loaders/structure.py). A *section* is a run of
 consecutive blocks with the same heading path on the same page: an article (第X条 and its
-paragraphs), a table's rows under one heading, the paragraphs under one heading. Chunks are
-packed from whole sections:
+paragraphs), a table's rows under one heading, the paragraphs under one heading. Text under no
+heading at all (a plain letter, a CSV) has no unit to keep: it is cut into sentence windows of
+`sentences_per_chunk` sentences sharing `overlap`, within the budget, as before. Chunks of a
+document with structure are packed from whole sections:
 
 - consecutive sections share a chunk while it stays within `chunk_chars` (the budget); a
   heading starts a new chunk (headings directly after one another stay together), so a chunk
@@ -71,6 +73,7 @@ class SentenceChunker:
         overlap: int = DEFAULT_OVERLAP,
         max_chars: int = DEFAULT_MAX_CHARS,
         chunk_chars: int = DEFAULT_CHUNK_CHARS,
+        pack: bool = True,
     ) -> None:
         if sentences_per_chunk < 1:
             raise ValueError(f"sentences_per_chunk must be >= 1, got {sentences_per_chunk}")
@@ -86,6 +89,7 @@ class SentenceChunker:
         self.overlap = overlap
         self.max_chars = max_chars
         self.chunk_chars = chunk_chars
+        self.pack = pack  # False: every section a chunk of its own (headings still lead it)
 
     def split(self, blocks: list[Document]) -> list[Document]:
         """Chunks of one file's blocks, in document order; [] when the blocks hold no text."""
@@ -107,10 +111,16 @@ class SentenceChunker:
                 current.clear()
 
         for section in _sections(blocks, units):
+            if not blocks[section[0].block].metadata.get("heading"):
+                # Text under no heading and no numbered unit has no structure to keep whole:
+                # sentence windows, as the knowledge base's "sentences per chunk" asks.
+                flush()
+                windows.extend(self._sentence_windows(section, []))
+                continue
             if current and (current[0].page != section[0].page
                             or (section[0].kind == "heading" and not _only_headings(current))):
                 flush()
-            elif current and not _only_headings(current) and not self._fits(current, section):
+            elif current and not _only_headings(current) and (not self.pack or not self._fits(current, section)):
                 flush()
             if self._fits(current, section):
                 current.extend(section)

@@ -53,8 +53,9 @@ def files(draw) -> list[Document]:
 
 
 chunkers = st.builds(
-    lambda n, k_frac, max_chars, budget: SentenceChunker(n, min(n - 1, int(k_frac * n)), max_chars, budget),
-    st.integers(1, 8), st.floats(0, 0.99), st.integers(5, 60), st.integers(5, 400),
+    lambda n, k_frac, max_chars, budget, pack: SentenceChunker(n, min(n - 1, int(k_frac * n)), max_chars,
+                                                               budget, pack),
+    st.integers(1, 8), st.floats(0, 0.99), st.integers(5, 60), st.integers(5, 400), st.booleans(),
 )
 
 
@@ -144,8 +145,10 @@ def test_chunks_budget_pages_rows_headings_and_metadata(blocks, chunker):
 def test_a_section_that_fits_the_budget_is_never_cut(blocks):
     chunker = SentenceChunker(2, 1, 300, chunk_chars=10_000)
     plan = chunker.plan(blocks)
-    # Everything fits: one chunk per page and heading run, each block whole in one chunk.
+    # Everything fits: each block with a heading path is whole in one chunk.
     for block_index in range(len(blocks)):
+        if not blocks[block_index].metadata.get("heading"):
+            continue
         holding = [w for w in plan if any(u.block == block_index for u in w)]
         assert len(holding) <= 1
 
@@ -189,15 +192,32 @@ def test_chunks_keep_text_verbatim_and_metadata():
         Document(page_content="姓名: 张三; 部门: 人事", metadata={"source": "a.docx", "sha256": SHA, "format": "docx",
                                                              "position": 1, "kind": "row", "title": "规则"}),
     ]
-    # Over the budget of 8 characters: the text is cut into sentence windows, the row stays whole.
-    chunks = SentenceChunker(sentences_per_chunk=2, overlap=1, max_chars=100, chunk_chars=8).split(blocks)
-    assert [c.page_content for c in chunks] == ["第一条 甲。乙。", "乙。丙。", "姓名: 张三; 部门: 人事"]
-    assert [c.metadata["position"] for c in chunks] == [0, 0, 1]
+    # No heading path: no structure to keep whole, so sentence windows (2 sharing 1).
+    chunks = SentenceChunker(sentences_per_chunk=2, overlap=1, max_chars=100).split(blocks)
+    assert [c.page_content for c in chunks] == ["第一条 甲。乙。", "乙。丙。", "丙。\n姓名: 张三; 部门: 人事"]
+    assert [c.metadata["position"] for c in chunks] == [0, 0, 0]
     assert chunks[0].metadata == {"source": "a.docx", "sha256": SHA, "format": "docx", "title": "规则",
                                   "heading": "", "chunk_index": 0, "position": 0}
-    # Within the budget, both blocks are kept whole in one chunk.
-    assert [c.page_content for c in SentenceChunker(2, 1, 100, chunk_chars=100).split(blocks)] == \
-        ["第一条 甲。乙。丙。\n姓名: 张三; 部门: 人事"]
+
+
+def test_units_with_a_heading_path_are_kept_whole_packed_or_alone():
+    blocks = [
+        Document(page_content="第一条 甲。乙。丙。", metadata={"sha256": SHA, "position": 0, "kind": "text",
+                                                          "heading": "规则 › 第一条"}),
+        Document(page_content="姓名: 张三; 部门: 人事", metadata={"sha256": SHA, "position": 1, "kind": "row",
+                                                             "heading": "规则 › 表"}),
+    ]
+    # Within the budget, both sections share one chunk under their common path.
+    packed = SentenceChunker(2, 1, 100, chunk_chars=100).split(blocks)
+    assert [(c.page_content, c.metadata["heading"]) for c in packed] == [
+        ("第一条 甲。乙。丙。\n姓名: 张三; 部门: 人事", "规则")]
+    # Without packing, each section is a chunk of its own.
+    alone = SentenceChunker(2, 1, 100, chunk_chars=100, pack=False).split(blocks)
+    assert [(c.page_content, c.metadata["heading"]) for c in alone] == [
+        ("第一条 甲。乙。丙。", "规则 › 第一条"), ("姓名: 张三; 部门: 人事", "规则 › 表")]
+    # Over the budget of 8 characters: the article is cut into sentence windows, the row stays whole.
+    cut = SentenceChunker(2, 1, 100, chunk_chars=8).split(blocks)
+    assert [c.page_content for c in cut] == ["第一条 甲。乙。", "乙。丙。", "姓名: 张三; 部门: 人事"]
 
 
 def test_pages_are_never_mixed():

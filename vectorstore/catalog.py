@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     idx    INTEGER NOT NULL,
     page   INTEGER,
     text   TEXT NOT NULL,
-    tokens TEXT NOT NULL
+    tokens TEXT NOT NULL,
+    heading TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS chunks_sha ON chunks(sha256);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -63,6 +64,7 @@ class ChunkRecord:
     page: int | None
     text: str
     tokens: str  # keyword tokens joined by "\t"
+    heading: str = ""  # the chunk's heading path ("劳动合同法 › 第四章 解除和终止 › 第三十九条")
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,11 @@ class Catalog:
         if "chunking" not in {row[1] for row in self._db.execute("PRAGMA table_info(files)")}:
             try:  # a catalog from before per-file chunking records
                 self._db.execute("ALTER TABLE files ADD COLUMN chunking TEXT")
+            except sqlite3.OperationalError:
+                pass  # another process added it just now
+        if "heading" not in {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}:
+            try:  # a catalog from before heading paths: its chunks have none until re-indexed
+                self._db.execute("ALTER TABLE chunks ADD COLUMN heading TEXT NOT NULL DEFAULT ''")
             except sqlite3.OperationalError:
                 pass  # another process added it just now
 
@@ -183,8 +190,9 @@ class Catalog:
 
     def add_chunks(self, chunks: Iterable[ChunkRecord]) -> None:
         self._db.executemany(
-            "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?)",
-            ((c.id, c.sha256, c.idx, c.page, c.text, c.tokens) for c in chunks),
+            "INSERT OR REPLACE INTO chunks (id, sha256, idx, page, text, tokens, heading) "
+            "VALUES (?,?,?,?,?,?,?)",
+            ((c.id, c.sha256, c.idx, c.page, c.text, c.tokens, c.heading) for c in chunks),
         )
 
     def commit_file(self, sha256: str) -> None:
@@ -216,7 +224,8 @@ class Catalog:
         for start in range(0, len(ids), 500):
             part = ids[start : start + 500]
             marks = ",".join("?" * len(part))
-            for row in self._db.execute(f"SELECT * FROM chunks WHERE id IN ({marks})", part):
+            for row in self._db.execute("SELECT id, sha256, idx, page, text, tokens, heading "
+                                        f"FROM chunks WHERE id IN ({marks})", part):
                 out[row[0]] = ChunkRecord(*row)
         return out
 

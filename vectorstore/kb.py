@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from loaders import LoadError, SentenceChunker, load_file
+from loaders import DEFAULT_CHUNK_CHARS, LoadError, SentenceChunker, load_file, with_heading
 
 from .catalog import Catalog, ChunkRecord, ChunkSettings, FileRecord, now
 from .chroma_store import ChromaStore, collection_name
@@ -117,6 +117,8 @@ class KBConfig:
     chunk_sentences: int = 5
     chunk_overlap: int = 1
     chunk_max_chars: int = 300
+    chunk_chars: int = DEFAULT_CHUNK_CHARS  # budget of a chunk: a unit that fits is kept whole
+    chunk_pack: bool = False  # short neighbouring sections share a chunk up to the budget
     max_file_bytes: int = 100 * 1024 * 1024
     max_unzipped_bytes: int = 1024 * 1024 * 1024
     batch_size: int = 64
@@ -237,7 +239,8 @@ class KnowledgeBase:
 
     def _chunker_for(self, cs: ChunkSettings) -> SentenceChunker:
         return SentenceChunker(sentences_per_chunk=cs.sentences, overlap=cs.overlap,
-                               max_chars=self.config.chunk_max_chars)
+                               max_chars=self.config.chunk_max_chars, chunk_chars=self.config.chunk_chars,
+                               pack=self.config.chunk_pack)
 
     def _current_chunker(self) -> SentenceChunker:
         """The chunker for the settings stored now (another process may have changed them)."""
@@ -396,13 +399,16 @@ class KnowledgeBase:
             raise LoadError("empty", f"{name}: no text was found in this file.",
                             f"{name}：文件中没有找到文字。", file=name)
         texts = [c.page_content for c in chunks]
+        # Embedded and keyword-indexed with its heading path (the law, chapter and article it
+        # belongs to); the stored text stays the verbatim passage.
+        indexed = [with_heading(c.metadata.get("heading", ""), c.page_content) for c in chunks]
 
         report(name, "embedding", base)
         vectors: list[list[float]] = []
         step = max(1, min(self.config.batch_size, INGEST_EMBED_SLICE))
         for start in range(0, len(texts), step):
             _QUERIES_FIRST.ingest_turn()  # searches waiting for the model go first
-            vectors.extend(self.embeddings.embed_documents(texts[start:start + step]))
+            vectors.extend(self.embeddings.embed_documents(indexed[start:start + step]))
             report(name, "embedding", base + (0.9 - base) * min(1.0, (start + step) / len(texts)))
         report(name, "saving", 0.9)
         return _Prepared(
@@ -411,7 +417,7 @@ class KnowledgeBase:
             pages=max((c.metadata.get("page", 0) for c in chunks), default=0) or None,
             ids=[f"{sha}:{i}" for i in range(len(chunks))], texts=texts, vectors=vectors,
             metadatas=[{k: v for k, v in c.metadata.items() if v is not None} for c in chunks],
-            tokens=["\t".join(tokenize(t)) for t in texts],
+            tokens=["\t".join(tokenize(t)) for t in indexed[:len(texts)]],
             chunking=ChunkSettings(chunker.sentences_per_chunk, chunker.overlap).tag,
         )
 
@@ -446,7 +452,7 @@ class KnowledgeBase:
                 with self.catalog.transaction():
                     for _, p, _ in fresh:
                         self.catalog.add_chunks(
-                            ChunkRecord(cid, p.sha, n, meta.get("page"), text, tok)
+                            ChunkRecord(cid, p.sha, n, meta.get("page"), text, tok, meta.get("heading", ""))
                             for n, (cid, meta, text, tok) in enumerate(zip(p.ids, p.metadatas, p.texts, p.tokens)))
                 for i, p, superseded in fresh:
                     self.catalog.commit_file(p.sha)
@@ -600,7 +606,7 @@ class KnowledgeBase:
             if chunk is None or chunk.sha256 not in ready:
                 continue
             hits.append(Hit(cid, ready[chunk.sha256].name, chunk.page, chunk.text, round(score, 6),
-                            chunk.sha256, chunk.idx))
+                            chunk.sha256, chunk.idx, chunk.heading))
         return hits
 
     def close(self) -> None:

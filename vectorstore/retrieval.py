@@ -13,10 +13,11 @@ class Hit:
     score: float
     sha256: str
     chunk_index: int
+    heading: str = ""  # heading path of the passage ("" when the document has none); last: positional callers
 
     def to_json(self) -> dict:
         out = asdict(self)
-        return {k: out[k] for k in ("source", "page", "text", "score", "chunk_id")}
+        return {k: out[k] for k in ("source", "page", "heading", "text", "score", "chunk_id")}
 
 
 def reciprocal_rank_fusion(rankings: list[list[str]], k: int = 60,

@@ -1,4 +1,5 @@
-"""PDF with pypdf: one block per page, form-field values included, scans and passwords reported."""
+"""PDF with pypdf: the text of each page (headings by font size and tables as rows: see
+pdf_layout), form-field values included, scans and passwords reported."""
 from __future__ import annotations
 
 import io
@@ -11,6 +12,7 @@ from pypdf.generic import NameObject
 from ..blocks import ParseResult
 from ..errors import ParseFailure
 from . import ParseContext
+from .pdf_layout import PageLayout
 from .pdf_ocr import needs_ocr, ocr_pages
 
 # pypdf logs a warning for every odd font or damaged object; they mean nothing to our users
@@ -29,18 +31,20 @@ def parse(data: bytes, ctx: ParseContext) -> ParseResult:
         raise ParseFailure("corrupt", "the PDF has no pages")
     failed = 0
     scanned: list[int] = []  # pages without a usable text layer: read by OCR below
+    layout = PageLayout(data)  # headings by font size, tables as rows
     for number, page in enumerate(pages, start=1):
         ctx.deadline.check()
         try:
-            text = page.extract_text() or ""
+            text = layout.extract_text(page)
         except Exception:  # one damaged page must not lose the others
             failed += 1
             continue
         if needs_ocr(text, page):
             scanned.append(number)
         else:
-            result.add(reflow_lines(text), page=number)
+            layout.add_page(text, number, number - 1)
         result.add(_form_values(page), page=number)
+    layout.finish(result)  # the pages' text blocks, before each page's form values
     if scanned:
         ocr_pages(data, scanned, result, ctx)
     if not result.blocks:

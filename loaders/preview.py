@@ -30,6 +30,8 @@ HIGHLIGHT_EDGE = (235, 140, 0, 200)
 MIN_FOUND_SHARE = 0.3
 # Shared runs shorter than this are chance ("的规定", "the") unless the passage itself is short.
 MIN_RUN = 3
+# The largest page image drawn (about A4 at 300 dpi); bigger pages are drawn smaller.
+MAX_PIXELS = 9_000_000
 # A shared run this long is the passage wherever it stands on the page.
 LONG_RUN = 8
 
@@ -54,6 +56,9 @@ def render_pdf_page(path: str | Path, page_number: int, passage: str = "", scale
         if not 1 <= page_number <= len(doc):
             raise ValueError(f"page {page_number} of {len(doc)}")
         page = doc[page_number - 1]
+        width_pt, height_pt = page.get_size()
+        # A hostile (or poster-sized) page must not become a gigabyte bitmap.
+        scale = min(scale, (MAX_PIXELS / max(width_pt * height_pt, 1.0)) ** 0.5)
         image = page.render(scale=scale).to_pil().convert("RGB")
         width, height = image.size
         boxes = _ocr_rects(ocr_boxes, width, height) if ocr_boxes else []

@@ -290,3 +290,17 @@ def test_scanned_page_is_highlighted_from_its_ocr_boxes(tmp_path):
             Path(os.environ["DOCCHAT_PREVIEW_SAVE"]).write_bytes(p.png)
     finally:
         kb.close()
+
+
+def test_a_huge_page_is_drawn_within_the_pixel_cap(tmp_path):
+    from loaders.preview import MAX_PIXELS
+
+    pdf = tmp_path / "poster.pdf"
+    c = canvas.Canvas(str(pdf), pagesize=(14400, 14400))  # 200 x 200 inches, PDF's largest page
+    c.setFont("Helvetica", 400)
+    c.drawString(1000, 7000, "Fire exits must stay clear.")
+    c.showPage()
+    c.save()
+    png, boxes = render_pdf_page(pdf, 1, "Fire exits must stay clear.", scale=1.5)
+    width, height = Image.open(io.BytesIO(png)).size
+    assert width * height <= MAX_PIXELS and len(boxes) == 1

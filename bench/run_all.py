@@ -35,6 +35,7 @@ BENCHMARKS = [
     # ~31 min: 100 answers and 80 question rewrites of the 0.5B model, one at a time, then
     # 10 answers while 50 files are ingested.
     ("bench.load_bench", []),
+    ("bench.preview_bench", []),  # ~0.5 min
 ]
 
 

@@ -10,7 +10,7 @@ The first call of the process (imports) is reported on its own.
 Files: data/*.pdf, and from ../shared/corpus when present the 22-page Chinese quarterly report
 (tables), the 15-page federal register (dense English) and a two-column PDF.
 
-    .venv/bin/python -m bench.preview_bench [--per-file 20] [--out FILE]
+    .venv/bin/python -m bench.preview_bench [--per-file 20] [--data-only] [--out FILE]
 """
 from __future__ import annotations
 
@@ -62,12 +62,15 @@ def bench_file(path: Path, per_file: int, scale: float) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-file", type=int, default=20, help="passages timed per file")
+    parser.add_argument("--data-only", action="store_true", help="only data/*.pdf (a quick check)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     from vectorstore.preview import PAGE_SCALE
 
     facts = machine_facts()
-    files = sorted((REPO / "data").glob("*.pdf")) + [CORPUS / n for n in CORPUS_FILES if (CORPUS / n).exists()]
+    files = sorted((REPO / "data").glob("*.pdf"))
+    if not args.data_only:
+        files += [CORPUS / n for n in CORPUS_FILES if (CORPUS / n).exists()]
     first = files[0]
     start = time.perf_counter()
     from loaders.preview import render_pdf_page

@@ -304,3 +304,16 @@ def test_a_huge_page_is_drawn_within_the_pixel_cap(tmp_path):
     png, boxes = render_pdf_page(pdf, 1, "Fire exits must stay clear.", scale=1.5)
     width, height = Image.open(io.BytesIO(png)).size
     assert width * height <= MAX_PIXELS and len(boxes) == 1
+
+
+def test_preview_bench_smoke(tmp_path):
+    """bench/preview_bench.py runs and writes its report (the figures are not judged here)."""
+    import json
+
+    from bench import preview_bench
+
+    out = tmp_path / "preview_bench.json"
+    assert preview_bench.main(["--per-file", "2", "--data-only", "--out", str(out)]) == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["runs"] and all(r["found"] == r["passages"] > 0 for r in report["runs"])
+    assert {"cpu", "cores", "date"} <= report["machine"].keys()

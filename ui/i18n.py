@@ -31,9 +31,9 @@ STRINGS: dict[str, dict[str, str]] = {
     # source preview ("view source" under an answer)
     "view_source": {"zh": "查看原文", "en": "View source"},
     "preview_title": {"zh": "原文", "en": "Source"},
-    "preview_gone": {"zh": "这个文件已从知识库删除，无法显示原文。以下是回答时引用的段落：",
-                     "en": "This document has been removed from the knowledge base, so its original cannot be shown. "
-                           "This is the passage as it was quoted:"},
+    "preview_gone": {"zh": "这个文件已从知识库删除或已被新版本替换，无法显示当时的原文。以下是回答时引用的段落：",
+                     "en": "This document has been removed from the knowledge base or replaced by a newer version, "
+                           "so the original cannot be shown. This is the passage as it was quoted:"},
     "preview_file_missing": {"zh": "原文件已不在保存位置（可能被移走或删除），下面显示知识库中保存的文字。",
                              "en": "The original file is no longer where it was stored (moved or deleted); "
                                    "this is the text the knowledge base kept."},

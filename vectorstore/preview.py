@@ -51,10 +51,10 @@ def chunk_address(source) -> tuple[str, int | None]:
 def preview_source(kb, source) -> SourcePreview:
     started = time.perf_counter()
     sha, index = chunk_address(source)
-    record = kb.catalog.file(sha) if sha else None
-    if record is None:  # stored before chunk ids were kept: found by name, if still there
-        record = next((f for f in kb.files() if f.name == source.source), None)
-        index = None
+    if sha:  # the very version cited: a newer one of the same name may hold other text
+        record = kb.catalog.file(sha)
+    else:  # stored before chunk ids were kept: found by name, if still there
+        record, index = next((f for f in kb.files() if f.name == source.source), None), None
     heading = getattr(source, "heading", "") or ""
     if record is None:
         return SourcePreview("gone", source.source, source.page, heading, segments=[(source.text, True)])

@@ -111,18 +111,45 @@ def ocr_image(image) -> list[OcrLine]:
     if min(height, width) < MIN_PICTURE_SIDE or _blank(array):
         return []
     ocr = engine()
-    with _RUN_LOCK:
-        out = ocr(array)
     lines: list[OcrLine] = []
-    for points, text, score in zip(out.boxes if out.boxes is not None else (), out.txts or (),
-                                   out.scores or ()):
-        text = " ".join(str(text).split())
-        if not text or score < MIN_SCORE:
+    tiles = _tiles(height, width)
+    for i, (top, bottom) in enumerate(tiles):
+        if len(tiles) > 1 and _blank(array[top:bottom]):
             continue
-        xs, ys = [float(p[0]) for p in points], [float(p[1]) for p in points]
-        box = (_frac(min(xs), width), _frac(min(ys), height), _frac(max(xs), width), _frac(max(ys), height))
-        lines.append(OcrLine(text, box))
+        with _RUN_LOCK:
+            out = ocr(array[top:bottom])
+        for points, text, score in zip(out.boxes if out.boxes is not None else (), out.txts or (),
+                                       out.scores or ()):
+            text = " ".join(str(text).split())
+            if not text or score < MIN_SCORE:
+                continue
+            xs, ys = [float(p[0]) for p in points], [top + float(p[1]) for p in points]
+            # Tiles overlap by more than a line's height: each line is taken from the tile whose
+            # share (up to the middle of the overlaps) holds its centre, where it is whole.
+            centre = (min(ys) + max(ys)) / 2
+            if i and centre < (top + tiles[i - 1][1]) / 2:
+                continue
+            if i < len(tiles) - 1 and centre >= (tiles[i + 1][0] + bottom) / 2:
+                continue
+            box = (_frac(min(xs), width), _frac(min(ys), height), _frac(max(xs), width), _frac(max(ys), height))
+            lines.append(OcrLine(text, box))
     return lines
+
+
+# RapidOCR shrinks a picture to at most this many pixels on its longer side, which makes the
+# text of a long screenshot unreadable; such a picture is read in overlapping square-ish tiles.
+MAX_SIDE = 2000
+TILE_OVERLAP = 0.2
+
+
+def _tiles(height: int, width: int) -> list[tuple[int, int]]:
+    """(top, bottom) rows of the horizontal bands a picture is read in: one for most pictures."""
+    if height <= MAX_SIDE or height <= 2 * width:
+        return [(0, height)]
+    size = min(MAX_SIDE, max(width, 1000))
+    step = int(size * (1 - TILE_OVERLAP))
+    tops = list(range(0, height - size, step)) + [height - size]
+    return [(top, top + size) for top in tops]
 
 
 def _frac(value: float, size: int) -> float:

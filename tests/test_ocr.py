@@ -242,3 +242,34 @@ def test_knowledge_base_ingests_a_scan_with_ocr_progress_and_the_limit_warning(t
     assert metadatas and all(m["ocr"] is True and m["page"] == 1 for m in metadatas)
     hits = kb.search("行政处罚决定书 当事人", k=1)
     assert hits and hits[0].source == SCAN and hits[0].page == 1
+
+
+def test_a_long_screenshot_is_read_in_tiles_without_losing_or_doubling_lines(tmp_path):
+    """RapidOCR alone would shrink a 600 x 6000 picture to a third: small text unreadable."""
+    font = ImageFont.truetype(_latin_font(), 22)
+    image = Image.new("RGB", (600, 6000), "white")
+    draw = ImageDraw.Draw(image)
+    lines = {50: "First message of the day", 890: "Second one across a seam", 5900: "Last message here"}
+    for y, text in lines.items():
+        draw.text((20, y - 11), text, fill="black", font=font)
+    path = tmp_path / "chat.png"
+    image.save(path)
+    [doc] = load_file(path)
+    assert doc.page_content.split("\n\n") == list(lines.values()) or \
+        [line for line in doc.page_content.split("\n") if line] == list(lines.values()), doc.page_content
+    ys = [(b[1] + b[3]) / 2 for b in json.loads(doc.metadata["boxes"])]
+    assert len(ys) == 3 and all(abs(y * 6000 - at) < 30 for y, at in zip(ys, lines))
+
+
+def test_a_picture_declaring_gigapixels_is_refused_before_decoding(tmp_path):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    path = tmp_path / "huge.png"  # 300 bytes that claim 20000 x 20000 pixels
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + chunk(b"IEND", b""))
+    with pytest.raises(LoadError) as err:
+        load_file(path)
+    assert err.value.code == "too_large" and "20000 × 20000 px" in err.value.message("zh")

@@ -6,7 +6,7 @@ import io
 
 from ..blocks import ParseResult
 from ..errors import ParseFailure
-from ..ocr import boxes_json, decode_image, lines_text
+from ..ocr import MAX_PIXELS, boxes_json, decode_image, lines_text
 from . import ParseContext
 from .pdf import reflow_lines
 
@@ -37,9 +37,27 @@ def parse(data: bytes, ctx: ParseContext) -> ParseResult:
 def _frame_count(data: bytes) -> int:
     from PIL import Image, UnidentifiedImageError
 
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with Image.open(io.BytesIO(data)) as img:
             # An animated GIF or WebP shows one picture: only multi-page TIFFs are pages.
             return max(1, int(getattr(img, "n_frames", 1))) if img.format == "TIFF" else 1
+    except Image.DecompressionBombError as exc:  # a few KB can declare a picture of gigapixels
+        raise ParseFailure("too_large", _pixels(data)) from exc
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise ParseFailure("corrupt", f"not a readable picture: {exc}") from exc
+
+
+def _pixels(data: bytes) -> str:
+    """'20000 × 20000 px' (the header only is read: no limit needed for that)."""
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return f"{img.width} × {img.height} px"
+    except Exception:  # noqa: BLE001 - only a detail of the message
+        return ""
+    finally:
+        Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+

@@ -273,3 +273,23 @@ def test_a_picture_declaring_gigapixels_is_refused_before_decoding(tmp_path):
     with pytest.raises(LoadError) as err:
         load_file(path)
     assert err.value.code == "too_large" and "20000 × 20000 px" in err.value.message("zh")
+
+
+def test_pdf_mixing_text_pages_and_a_scanned_page_keeps_page_order(tmp_path):
+    from reportlab.pdfgen import canvas
+
+    picture = tmp_path / "scan.png"
+    _draw(["Second page is a scan"], _latin_font(), size=(1000, 140)).save(picture)
+    path = tmp_path / "mixed.pdf"
+    pdf = canvas.Canvas(str(path))
+    pdf.drawString(72, 750, "The first page has a real text layer with several words.")
+    pdf.showPage()
+    pdf.drawImage(str(picture), 72, 600, width=450, height=63)
+    pdf.showPage()
+    pdf.drawString(72, 750, "The third page has a real text layer as well, and more words.")
+    pdf.showPage()
+    pdf.save()
+    docs = load_file(path)
+    assert [d.metadata["page"] for d in docs] == [1, 2, 3]
+    assert [d.metadata.get("ocr", False) for d in docs] == [False, True, False]
+    assert "Second page is a scan" in docs[1].page_content and docs.ocr_pages == 1

@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import unicodedata
 from pathlib import Path
 
 from .settings import get_settings
@@ -12,14 +14,31 @@ from .settings import get_settings
 log = logging.getLogger("docchat")
 
 
+def _plain(text) -> str:
+    """Text for a terminal: control characters (an escape sequence in a file name could
+    retitle or clear the terminal) are shown as \\xNN / \\uNNNN instead of acting."""
+    return "".join(ch if unicodedata.category(ch)[0] != "C"
+                   else (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+                   for ch in str(text))
+
+
 def _print_json(obj) -> None:
     json.dump(obj, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
 
 
-def _kb(args):
+def _kb(args, read_only: bool = False):
+    """``read_only`` for commands that only read: they never repair (re-embed) anything, only
+    say that a repair is pending, which the next writer (ingest, the page) does."""
     from .factory import open_kb
-    return open_kb(args.kb)
+    kb = open_kb(args.kb, read_only=read_only)
+    if read_only and kb.pending_repair:
+        lang = get_settings().lang
+        print("一次导入曾被中断；下次导入（docchat ingest 或网页上传）时会自动修复，在此之前的结果可能不完整。"
+              if lang == "zh" else
+              "An import was interrupted earlier; the next ingest (docchat ingest or an upload on "
+              "the page) repairs it. Until then results may be incomplete.", file=sys.stderr)
+    return kb
 
 
 def _progress_printer(enabled: bool):
@@ -27,7 +46,7 @@ def _progress_printer(enabled: bool):
         return None
 
     def report(name: str, stage: str, fraction: float) -> None:
-        print(f"\r  {name[:50]:<50} {stage:<10} {fraction:>4.0%}", end="", file=sys.stderr, flush=True)
+        print(f"\r  {_plain(name)[:50]:<50} {stage:<10} {fraction:>4.0%}", end="", file=sys.stderr, flush=True)
         if stage == "done":
             print(file=sys.stderr)
     return report
@@ -35,18 +54,18 @@ def _progress_printer(enabled: bool):
 
 def _result_line(res, lang: str) -> str:
     pages = "-" if res.pages is None else str(res.pages)
-    return f"{res.status:<10} {res.chunks:>6} {pages:>5}  {res.file}  {res.describe(lang)}"
+    return _plain(f"{res.status:<10} {res.chunks:>6} {pages:>5}  {res.file}  {res.describe(lang)}")
 
 
 def cmd_ingest(args) -> int:
     settings = get_settings()
     missing = [p for p in args.paths if not Path(p).exists()]
     for p in missing:
-        print(f"not found: {p}", file=sys.stderr)
+        print(_plain(f"not found: {p}"), file=sys.stderr)
     kb = _kb(args)
     paths = [Path(p) for p in args.paths if Path(p).exists()]
-    results = kb.sync(paths[0], progress=_progress_printer(args.progress)) if args.sync else \
-        kb.ingest(paths, progress=_progress_printer(args.progress))
+    results = kb.sync(paths[0], progress=_progress_printer(args.progress), faq=args.faq) if args.sync else \
+        kb.ingest(paths, progress=_progress_printer(args.progress), faq=args.faq)
     if args.json:
         _print_json([r.to_json() for r in results])
     else:
@@ -62,7 +81,7 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_list(args) -> int:
-    kb = _kb(args)
+    kb = _kb(args, read_only=True)
     files = kb.files()
     if args.json:
         _print_json([{"file": f.name, "sha256": f.sha256, "format": f.format, "pages": f.pages,
@@ -71,8 +90,8 @@ def cmd_list(args) -> int:
     else:
         print(f"{'chunks':>6} {'pages':>5} {'size':>10}  file")
         for f in files:
-            print(f"{f.chunks:>6} {'-' if f.pages is None else f.pages:>5} {f.size:>10}  {f.name}")
-        print(f"{len(files)} files, {sum(f.chunks for f in files)} chunks in '{kb.name}'")
+            print(f"{f.chunks:>6} {'-' if f.pages is None else f.pages:>5} {f.size:>10}  {_plain(f.name)}")
+        print(f"{len(files)} files, {sum(f.chunks for f in files)} chunks in '{_plain(kb.name)}'")
     return 0
 
 
@@ -80,17 +99,19 @@ def cmd_delete(args) -> int:
     kb = _kb(args)
     removed = kb.delete(args.name)
     if not removed:
-        print(f"no document named '{args.name}' in '{kb.name}'", file=sys.stderr)
+        print(_plain(f"no document named '{args.name}' in '{kb.name}'"), file=sys.stderr)
         return 1
+    lang = get_settings().lang
     for res in removed:
-        print(f"deleted {res.file} ({res.chunks} chunks)")
+        print(_plain(f"deleted {res.file} ({res.chunks} chunks)"
+                     + (f": {res.warning_zh if lang == 'zh' else res.warning}" if res.warning else "")))
     return 0
 
 
 def cmd_search(args) -> int:
     from vectorstore.retrievers import DEFAULT_MIN_SCORE, HybridRetriever
     # The same retriever as chat: hybrid fusion, the relevance floor, optional expansion.
-    retriever = HybridRetriever(kb=_kb(args), k=args.k, mode=args.mode, sources=args.source or None,
+    retriever = HybridRetriever(kb=_kb(args, read_only=True), k=args.k, mode=args.mode, sources=args.source or None,
                                 expand=args.expand, min_score=None if args.no_floor else DEFAULT_MIN_SCORE)
     hits = retriever.retrieve_hits(args.query)
     if args.json:
@@ -98,8 +119,8 @@ def cmd_search(args) -> int:
     else:
         for i, h in enumerate(hits, 1):
             page = f" p.{h.page}" if h.page else ""
-            print(f"[{i}] {h.source}{page}  score={h.score:.4f}  {h.chunk_id}")
-            print("    " + h.text.replace("\n", " ")[:300])
+            print(_plain(f"[{i}] {h.source}{page}  score={h.score:.4f}  {h.chunk_id}"))
+            print("    " + _plain(h.text.replace("\n", " ")[:300]))
     return 0
 
 
@@ -117,7 +138,7 @@ def cmd_kbs(args) -> int:
     settings = get_settings()
     if args.action == "list":
         for name in list_knowledge_bases(settings.home):
-            print(name)
+            print(_plain(name))
     elif args.action == "create":
         open_kb(args.name).close()
         print(f"created '{args.name}'")
@@ -127,6 +148,36 @@ def cmd_kbs(args) -> int:
             return 1
         print(f"deleted '{args.name}'")
     return 0
+
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def cmd_serve(args) -> int:
+    """The one way to start the web page: the configured address and port, whatever the
+    working directory (streamlit alone reads .streamlit/config.toml from the current folder,
+    and started elsewhere it listens on every interface)."""
+    settings = get_settings()
+    address = args.address or settings.server_address
+    port = args.port or settings.server_port
+    root = Path(__file__).resolve().parents[1]
+    app = root / "ui" / "app.py"
+    has_password = bool(settings.ui_password) or (root / ".streamlit" / "secrets.toml").is_file()
+    if address not in LOOPBACK and not has_password:
+        print(f"注意：网页将在 {address}:{port} 上对局域网开放，且没有设置密码（DOCCHAT_UI_PASSWORD）："
+              f"能访问这台电脑的任何人都可以查看、上传和删除文档。"
+              if settings.lang == "zh" else
+              f"Warning: the page will be open to the network on {address}:{port} without a password "
+              f"(DOCCHAT_UI_PASSWORD): anyone who can reach this computer can read, upload and "
+              f"delete documents.", file=sys.stderr)
+    command = [sys.executable, "-m", "streamlit", "run", str(app),
+               "--server.address", address, "--server.port", str(port),
+               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    os.chdir(root)  # the project's .streamlit/config.toml (upload limit, toolbar) applies too
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, command)
+    return 0  # not reached
 
 
 def _llm(args):
@@ -154,7 +205,7 @@ def cmd_ask(args) -> int:
     from chains.chat_session import ChatSession
     from chains.grounded_answer import Answer
     # The same path as the web page: history -> standalone question -> retrieve -> answer.
-    session = ChatSession(_kb(args), llm, k=args.k, history=history, reranker=_reranker())
+    session = ChatSession(_kb(args, read_only=True), llm, k=args.k, history=history, reranker=_reranker())
     answer = Answer(args.question)
     for piece in session.stream(args.question, answer):
         _echo(piece, not args.json)
@@ -169,7 +220,7 @@ def cmd_ask(args) -> int:
 def cmd_summarize(args) -> int:
     """Map-reduce summary of one document (chains/summarize.py); unknown names -> exit 1."""
     from chains.summarize import Summarizer
-    summarizer = Summarizer(_kb(args), _llm(args))
+    summarizer = Summarizer(_kb(args, read_only=True), _llm(args))
     pieces = summarizer.stream(args.name, args.lang)
     text = "".join(_echo(piece, not args.json) for piece in pieces)
     if args.json:
@@ -213,7 +264,7 @@ def _echo(piece: str, enabled: bool) -> str:
 def _print_sources(answer) -> None:
     for n, hit in enumerate(answer.sources, 1):
         page = f", p. {hit.page}" if hit.page else ""
-        print(f"  [{n}] {hit.source}{page}: {hit.text.replace(chr(10), ' ')[:120]}")
+        print(_plain(f"  [{n}] {hit.source}{page}: {hit.text.replace(chr(10), ' ')[:120]}"))
 
 
 def cmd_chat(args) -> int:
@@ -228,7 +279,7 @@ def cmd_chat(args) -> int:
         args.kb = conv.kb  # a conversation continues on the knowledge base it was held with
         for turn in conv.turns:
             print(f"\n> {turn.question}\n{turn.answer}")
-    kb = _kb(args)
+    kb = _kb(args, read_only=True)
     session = ChatSession(kb, _llm(args), store=store, conversation_id=args.conversation, k=args.k,
                           reranker=_reranker())
     print(f"DocChat on '{kb.name}': ask about your documents (Ctrl-D to leave).")
@@ -256,7 +307,7 @@ def _list_conversations(store, kb: str | None) -> int:
     import time
     for conv in store.list(kb=kb):
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(conv.updated))
-        print(f"{conv.id}  {when}  {conv.kb:<12} {conv.n_turns:>3} turns  {conv.title}")
+        print(_plain(f"{conv.id}  {when}  {conv.kb:<12} {conv.n_turns:>3} turns  {conv.title}"))
     return 0
 
 
@@ -275,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sync", action="store_true",
                    help="mirror ONE folder: also remove documents whose files are gone from it")
     p.add_argument("--progress", action="store_true", help="show per-file progress on stderr")
+    p.add_argument("--faq", action="store_true",
+                   help="trust these question/answer tables as FAQ lists: their answers are given "
+                        "word for word (other tables are ordinary documents)")
     p.set_defaults(func=cmd_ingest)
 
     p = with_kb(sub.add_parser("list", help="list the documents of a knowledge base"))
@@ -322,6 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--conversation", metavar="ID", help="continue a stored conversation")
     p.add_argument("--list", action="store_true", help="list stored conversations (of --kb if given)")
     p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("serve", help="start the web page on DOCCHAT_SERVER_ADDRESS:DOCCHAT_SERVER_PORT")
+    p.add_argument("--address", default=None, help="listen address (default: DOCCHAT_SERVER_ADDRESS, 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default: DOCCHAT_SERVER_PORT, 8501)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("kbs", help="list, create or delete knowledge bases")
     p.add_argument("action", choices=["list", "create", "delete"])

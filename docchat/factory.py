@@ -13,6 +13,8 @@ def kb_config(settings: Settings | None = None) -> KBConfig:
         chunk_sentences=s.chunk_sentences, chunk_overlap=s.chunk_overlap,
         chunk_max_chars=s.chunk_max_chars, max_file_bytes=s.max_file_bytes,
         max_unzipped_bytes=s.max_unzipped_bytes, batch_size=s.batch_size,
+        max_passages_per_file=s.max_passages_per_file, max_chars_per_file=s.max_chars_per_file,
+        ingest_seconds_per_file=s.ingest_seconds_per_file, parse_memory_bytes=s.parse_memory_bytes,
         ocr_max_pages=s.ocr_max_pages, ocr_page_seconds=s.ocr_page_seconds,
     )
 
@@ -24,6 +26,9 @@ def reranker(settings: Settings | None = None):
     return make_reranker((settings or get_settings()).reranker_path)
 
 
-def open_kb(name: str | None = None, settings: Settings | None = None) -> KnowledgeBase:
+def open_kb(name: str | None = None, settings: Settings | None = None, *,
+            read_only: bool = False) -> KnowledgeBase:
+    """``read_only``: for commands that only read (list, search, ask): they never repair or
+    re-embed anything, only report a pending repair (KnowledgeBase.pending_repair)."""
     s = settings or get_settings()
-    return KnowledgeBase(name or s.kb, kb_config(s))
+    return KnowledgeBase(name or s.kb, kb_config(s), read_only=read_only)

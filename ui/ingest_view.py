@@ -31,7 +31,7 @@ def progress_reporter(lang: str) -> Callable[[str, str, float], None]:
 
 
 def ingest_one(kb: KnowledgeBase, path: Path, name: str, lang: str,
-               position: tuple[int, int] | None = None) -> IngestResult:
+               position: tuple[int, int] | None = None, faq: bool = False) -> IngestResult:
     """Progress while the file is worked on; then the box goes, and the caller shows the result.
     ``position``: (this file's number, files in the upload), shown when there are several.
     The caller refreshes the keyword index once the whole upload is done."""
@@ -39,7 +39,7 @@ def ingest_one(kb: KnowledgeBase, path: Path, name: str, lang: str,
     label = (t("working_on_n", lang, name=name, i=position[0], n=position[1])
              if position and position[1] > 1 else t("working_on", lang, name=name))
     with slot.status(label, expanded=True):
-        result = kb.ingest_file(path, display_name=name, progress=progress_reporter(lang))
+        result = kb.ingest_file(path, display_name=name, progress=progress_reporter(lang), faq=faq)
     slot.empty()
     return result
 

@@ -11,7 +11,7 @@ from .errors import friendly_errors
 from .i18n import t
 from .ingest_view import ingest_one, run_batch, show_result
 from .safety import safe_filename
-from .uploads import UPLOAD_TYPES, save_upload, upload_folder
+from .uploads import UPLOAD_TYPES, free_name, ingest_upload, name_clash, upload_folder
 
 
 def _size(n: int) -> str:
@@ -38,12 +38,14 @@ def _upload_section(kb, lang: str) -> None:
         key=f"uploader_{round_}",
         help=t("upload_help", lang, formats=", ".join(UPLOAD_TYPES), mb=f"{s.max_file_mb:g}",
                n=s.max_files_per_upload))
+    # An admin's choice per upload, never inferred from the columns (issue 17: answer hijacking).
+    faq = st.checkbox(t("upload_faq", lang), key=f"upload_faq_{round_}", help=t("upload_faq_help", lang))
     if files and st.button(t("upload_button", lang), type="primary", key="upload_go"):
         if len(files) > s.max_files_per_upload:
             st.warning(t("too_many_files", lang, n=s.max_files_per_upload))
             files = files[:s.max_files_per_upload]
         folder = upload_folder(s.uploads_dir, kb.name)
-        messages = []
+        messages, clashes = [], []
         for i, f in enumerate(files, 1):
             name = safe_filename(f.name)
             if f.size > s.max_file_bytes:
@@ -52,8 +54,13 @@ def _upload_section(kb, lang: str) -> None:
                                              mb=f"{s.max_file_mb:g}")))
                 _show_upload_result(messages[-1], lang)
                 continue
-            path = save_upload(folder, name, f.getvalue())
-            messages.append(ingest_one(kb, path, name, lang, position=(i, len(files))))
+            data = f.getvalue()
+            if name_clash(kb, name, data) is not None:
+                # Another document has this name: ask, never replace it silently (issue 17).
+                clashes.append({"name": name, "data": data, "faq": faq})
+                continue
+            messages.append(ingest_upload(folder, name, data, lambda path, name=name, i=i: ingest_one(
+                kb, path, name, lang, position=(i, len(files)), faq=faq)))
             _show_upload_result(messages[-1], lang)
         # ingest_file leaves the keyword index to its caller: one rebuild for the whole upload,
         # without which the new files would be found by meaning but not by their words.
@@ -62,11 +69,46 @@ def _upload_section(kb, lang: str) -> None:
             messages.append(("summary", _summary(messages, lang)))
             _show_upload_result(messages[-1], lang)
         st.session_state.upload_results = messages
+        st.session_state.upload_clashes = clashes
         st.session_state.upload_round = round_ + 1  # an empty uploader on the next run
+        if clashes:
+            st.rerun()
         return
+    _clash_section(kb, lang)
     # The last upload's results stay on screen until the next upload or delete.
     for item in st.session_state.get("upload_results", []):
         _show_upload_result(item, lang)
+
+
+def _clash_section(kb, lang: str) -> None:
+    """Uploads whose name another document already has: replace it, keep both, or skip."""
+    clashes = st.session_state.get("upload_clashes") or []
+    if not clashes:
+        return
+    item = clashes[0]
+    name = item["name"]
+    st.warning(t("name_clash", lang, name=name), icon="⚠️")
+    replace, both, skip = st.columns(3)
+    choice = ("replace" if replace.button(t("clash_replace", lang), key="clash_replace") else
+              "both" if both.button(t("clash_keep_both", lang), key="clash_keep_both") else
+              "skip" if skip.button(t("clash_skip", lang), key="clash_skip") else None)
+    if choice is None:
+        return
+    folder = upload_folder(state.settings().uploads_dir, kb.name)
+    results: list = []
+    if choice != "skip":
+        old = name_clash(kb, name, item["data"])
+        target = free_name(kb, folder, name) if choice == "both" else name
+        result = ingest_upload(folder, target, item["data"], lambda path: ingest_one(
+            kb, path, target, lang, faq=item["faq"]))
+        results.append(result)
+        if choice == "replace" and old is not None and result.status != "error" \
+                and any(r.sha256 == old.sha256 for r in kb.files()):
+            kb.delete(old.sha256)  # stored from another folder: the replacement takes its place
+        kb.refresh_keyword_index()
+    st.session_state.upload_clashes = clashes[1:]
+    st.session_state.upload_results = [*st.session_state.get("upload_results", []), *results]
+    st.rerun()
 
 
 def _summary(messages: list, lang: str) -> str:

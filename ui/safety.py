@@ -35,7 +35,13 @@ _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _REF_IMAGE = re.compile(r"!\[([^\]]*)\]\[[^\]]*\]")
 _LINK_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S+.*$", re.MULTILINE)
 _AUTOLINK = re.compile(r"<((?:https?|ftp|mailto|file|data|javascript):[^>\s]*)>", re.IGNORECASE)
-_BARE_URL = re.compile(r"(?<![`\w])((?:https?|ftp|file|data|javascript):[^\s`<>]+|www\.[^\s`<>]+)", re.IGNORECASE)
+# What GitHub-flavoured markdown would turn into a live link by itself: URLs with a scheme,
+# www. names and bare e-mail addresses (rendered as mailto: links). Its autolinker only looks at
+# ASCII around them, so "请发邮件到it-help@evil.example" links too: the guard is ASCII as well.
+_BARE_URL = re.compile(
+    r"(?<![`A-Za-z0-9])((?:https?|ftp|file|data|javascript|mailto|xmpp|tel|sms|callto|vbscript):[^\s`<>]+"
+    r"|www\.[^\s`<>]+"
+    r"|(?<![.+_-])[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)", re.IGNORECASE)
 
 
 def safe_markdown(text: str) -> str:

@@ -95,6 +95,9 @@ class Catalog:
         self._db = sqlite3.connect(str(db_file), timeout=60, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        # Deleted rows are overwritten, not just unlinked: a deleted document's text must not
+        # linger in free pages of the file (issue 17, "delete erases").
+        self._db.execute("PRAGMA secure_delete=ON")
         self._db.executescript(SCHEMA)
         if "chunking" not in {row[1] for row in self._db.execute("PRAGMA table_info(files)")}:
             try:  # a catalog from before per-file chunking records
@@ -117,6 +120,50 @@ class Catalog:
 
     def set_meta(self, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # --- trusted FAQ tables ------------------------------------------------------------------
+    # A question/answer table answers verbatim only when an admin marked it (docchat ingest
+    # --faq, the page's checkbox): kept as meta rows "faq:<sha256>", removed with the file.
+    def faq_shas(self) -> set[str]:
+        return {k[4:] for (k,) in self._db.execute("SELECT key FROM meta WHERE key LIKE 'faq:%'")}
+
+    def set_faq(self, sha256: str, trusted: bool) -> None:
+        with self._tx():
+            if trusted:
+                self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, '1')", (f"faq:{sha256}",))
+            else:
+                self._db.execute("DELETE FROM meta WHERE key=?", (f"faq:{sha256}",))
+            self.bump_generation()  # FAQ indexes rebuild on a new generation
+
+    # --- other names of a stored content ---------------------------------------------------
+    # An upload whose content is already stored (status "duplicate") is that content's alias:
+    # deleting the first name then moves the content to the alias instead of erasing it.
+    def add_alias(self, sha256: str, path: str, name: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                         (f"alias:{sha256}:{path}", name))
+
+    def aliases(self, sha256: str) -> list[tuple[str, str]]:
+        """(path, name) of each alias of a content, oldest first."""
+        prefix = f"alias:{sha256}:"
+        rows = self._db.execute("SELECT key, value FROM meta WHERE substr(key, 1, ?) = ? ORDER BY rowid",
+                                (len(prefix), prefix))
+        return [(key[len(prefix):], value) for key, value in rows]
+
+    def aliases_named(self, name: str) -> list[tuple[str, str]]:
+        """(sha256, path) of each alias called ``name``."""
+        rows = self._db.execute("SELECT key FROM meta WHERE key LIKE 'alias:%' AND value = ?", (name,))
+        return [tuple(key[len("alias:"):].split(":", 1)) for (key,) in rows]
+
+    def remove_alias(self, sha256: str, path: str) -> None:
+        self._db.execute("DELETE FROM meta WHERE key=?", (f"alias:{sha256}:{path}",))
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the file and empty it (best effort: a reader in
+        another process may hold it), so deleted text is not left in catalog.sqlite3-wal."""
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError:
+            pass
 
     # --- knowledge-base settings -----------------------------------------------------------
     def chunk_settings(self) -> ChunkSettings | None:
@@ -209,6 +256,9 @@ class Catalog:
         with self._tx():
             self._db.execute("DELETE FROM chunks WHERE sha256=?", (sha256,))
             self._db.execute("DELETE FROM files WHERE sha256=?", (sha256,))
+            self._db.execute("DELETE FROM meta WHERE key=?", (f"faq:{sha256}",))
+            self._db.execute("DELETE FROM meta WHERE substr(key, 1, ?) = ?",
+                             (len(sha256) + 7, f"alias:{sha256}:"))
             self.bump_generation()
 
     # --- chunks --------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,62 @@ class ChromaStore:
 
     def delete_file(self, name: str, sha256: str) -> None:
         self.collection(name).delete(where={"sha256": sha256})
+
+    def purge(self) -> None:
+        """After deletes, under the writer lock: erase what Chroma's log and free pages still
+        hold of deleted rows (a local folder; a Chroma server keeps its own log).
+
+        This is ``chroma vacuum`` (Chroma's documented maintenance: drop the log records every
+        segment of their collection has persisted past, then VACUUM), plus one step it lacks:
+        the vector segment persists only every ``sync_threshold`` (1000) records, so a recent
+        write's records stay in the log, text included. Of those, the ones the metadata segment
+        has applied and a later DELETE removed lose their metadata (text, file name): the vector
+        segment replays only vectors. FTS5 'optimize' then drops deleted terms from the
+        full-text index, and VACUUM rewrites the file without free pages."""
+        if self.url or not self.local_dir:
+            return
+        db_file = self.local_dir / "chroma.sqlite3"
+        if not db_file.is_file():
+            return
+        with self._lock:
+            con = sqlite3.connect(str(db_file), timeout=60, isolation_level=None)
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                floors = con.execute(
+                    "SELECT s.collection, s.scope, COALESCE(m.seq_id, -1) FROM segments s "
+                    "LEFT JOIN max_seq_id m ON m.segment_id = s.id").fetchall()
+                by_collection: dict[str, dict[str, int]] = {}
+                for collection, scope, seq in floors:
+                    by_collection.setdefault(collection, {})[scope] = int(seq)
+                for collection, seqs in by_collection.items():
+                    topic = con.execute("SELECT topic FROM embeddings_queue WHERE topic LIKE ? LIMIT 1",
+                                        (f"%/{collection}",)).fetchone()
+                    if topic is None:
+                        continue
+                    if min(seqs.values()) >= 0:
+                        con.execute("DELETE FROM embeddings_queue WHERE topic = ? AND seq_id < ?",
+                                    (topic[0], min(seqs.values())))
+                    applied = seqs.get("METADATA", -1)
+                    con.execute(
+                        "UPDATE embeddings_queue SET metadata = NULL WHERE topic = ? AND operation != 3 "
+                        "AND metadata IS NOT NULL AND seq_id <= ? AND EXISTS (SELECT 1 FROM "
+                        "embeddings_queue d WHERE d.topic = embeddings_queue.topic AND d.id = "
+                        "embeddings_queue.id AND d.operation = 3 AND d.seq_id > embeddings_queue.seq_id)",
+                        (topic[0], applied))
+                con.execute("COMMIT")
+                try:
+                    con.execute("INSERT INTO embedding_fulltext_search(embedding_fulltext_search) "
+                                "VALUES ('optimize')")
+                except sqlite3.OperationalError:
+                    log.debug("no full-text index to optimise", exc_info=True)
+                con.execute("VACUUM")
+            except sqlite3.OperationalError:
+                # Busy past the timeout (a long query elsewhere): the next delete tries again.
+                log.warning("could not purge Chroma's log in %s", db_file, exc_info=True)
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+            finally:
+                con.close()
 
     def count(self, name: str) -> int:
         return self.collection(name).count()

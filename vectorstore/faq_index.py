@@ -1,6 +1,8 @@
 """FAQ pairs of a knowledge base: (question, answer) rows of its CSV / XLSX / XLS files.
 
-A table is an FAQ when its header row has a question column and an answer column (names such
+A table is an FAQ when an admin marked it so at ingest (``docchat ingest --faq``, the checkbox
+on the knowledge-base page; ``Catalog.faq_shas``) and its header row has a question column and
+an answer column (names such
 as 问题 / 问 / 提问 / question / q and 答案 / 回答 / 答 / answer / a; see ``QUESTION_COLUMNS``
 and ``ANSWER_COLUMNS``). Each data row with both cells filled is one ``FaqPair``.
 
@@ -226,8 +228,11 @@ class FaqIndex:
         pairs: list[FaqPair] = []
         blocks: list[np.ndarray] = []
         live: set[str] = set()
+        # Only tables an admin marked as FAQ lists answer verbatim; any other question/answer
+        # table is an ordinary document (an uploaded CSV must not override the real policy).
+        trusted = self.kb.catalog.faq_shas()
         for rec in self.kb.catalog.ready_files():
-            if rec.format not in TABLE_FORMATS:
+            if rec.format not in TABLE_FORMATS or rec.sha256 not in trusted:
                 continue
             file_pairs = pairs_from_chunks(self.kb.file_chunks(rec.sha256), rec.name, rec.sha256)
             if not file_pairs:

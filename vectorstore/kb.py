@@ -14,8 +14,9 @@ import logging
 import os
 import shutil
 import threading
+import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -24,8 +25,10 @@ from loaders import DEFAULT_CHUNK_CHARS, LoadError, SentenceChunker, load_file, 
 from .catalog import Catalog, ChunkRecord, ChunkSettings, FileRecord, now
 from .chroma_store import ChromaStore, collection_name
 from .embeddings import make_embeddings
-from .keyword import KeywordIndex, tokenize
+from .faq_index import TABLE_FORMATS
+from .keyword import KeywordIndex, tokenize, use_jieba_cache
 from .lock import WriterLock
+from .parse_worker import WorkLimitExceeded, parse_in_worker
 from .results import IngestResult
 from .retrieval import Hit, reciprocal_rank_fusion
 
@@ -96,6 +99,15 @@ class _Prepared:
     metadatas: list[dict]
     tokens: list[str]
     chunking: str | None = None  # ChunkSettings.tag of the chunker used
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (en, zh): caps that applied
+
+
+def _cut_warning(unit_en: str, unit_zh: str, kept: int, total: int) -> tuple[str, str]:
+    """A file indexed up to a cap: how much was left out, in both languages."""
+    return (f"Only the first {kept:,} of its {total:,} {unit_en} were indexed (the limit per file); "
+            f"the rest of the file cannot be searched. Split it to index all of it.",
+            f"只收录了前 {kept:,} {unit_zh}（共 {total:,} {unit_zh}，已达每个文件的上限），"
+            f"文件其余部分无法检索。如需全部收录，请拆分文件。")
 
 
 class KnowledgeBaseError(RuntimeError):
@@ -123,6 +135,12 @@ class KBConfig:
     max_unzipped_bytes: int = 1024 * 1024 * 1024
     batch_size: int = 64
     lock_timeout_s: float = 600.0
+    # Bounded work per file: over a cap, a file is indexed up to it with a warning saying how
+    # much was left out; a parse over its memory or time is refused (parse_worker).
+    max_passages_per_file: int = 5000
+    max_chars_per_file: int = 5_000_000
+    ingest_seconds_per_file: float = 600.0
+    parse_memory_bytes: int | None = 2048 * 1024 * 1024
     # OCR of scans and pictures: pages (or pictures) read per file (0: off), seconds per page.
     ocr_max_pages: int = 50
     ocr_page_seconds: float = 30.0
@@ -157,23 +175,28 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def iter_files(paths: Iterable[Path]) -> list[Path]:
-    """Files named, and files inside folders named (sorted; hidden and temp files skipped)."""
+def iter_files(paths: Iterable[Path], skipped: list[Path] | None = None) -> list[Path]:
+    """Files named, and files inside folders named (sorted; hidden and temp files skipped, and
+    listed in ``skipped`` when given: a hidden folder once, not each file in it)."""
     out: list[Path] = []
     for path in paths:
         path = Path(path)
         if path.is_dir():
             for child in sorted(path.rglob("*")):
                 rel = child.relative_to(path).parts
-                if child.is_file() and not any(p.startswith((".", "~$")) for p in rel):
-                    out.append(child)
+                hidden = [i for i, p in enumerate(rel) if p.startswith((".", "~$"))]
+                if not hidden:
+                    if child.is_file():
+                        out.append(child)
+                elif skipped is not None and hidden[0] == len(rel) - 1:
+                    skipped.append(child)  # the hidden entry itself, not what is inside it
         else:
             out.append(path)
     return out
 
 
 class KnowledgeBase:
-    def __init__(self, name: str, config: KBConfig, *, embeddings=None):
+    def __init__(self, name: str, config: KBConfig, *, embeddings=None, read_only: bool = False):
         name = name.strip()
         if not name or len(name) > 100 or any(c in name for c in "/\\\x00"):
             raise KnowledgeBaseError(
@@ -183,6 +206,7 @@ class KnowledgeBase:
         self.name, self.config = name, config
         self.folder = kb_folder(config.home, name)
         self.catalog = Catalog(self.folder / "catalog.sqlite3")
+        use_jieba_cache(config.home / "cache")  # not /tmp: all state stays under DOCCHAT_HOME
         self.keyword = KeywordIndex(self.folder / "keyword")
         self.store = shared_store(config)
         self.embeddings = embeddings or make_embeddings(config.embedding)
@@ -197,7 +221,13 @@ class KnowledgeBase:
             self.check_chunking(default.sentences, default.overlap)
             self.catalog.init_chunk_settings(default)
         self.chunker = self._chunker_for(self.chunk_settings())
-        self.repair()
+        # A read-only open (docchat list, search, ask) never repairs: finishing a crashed
+        # import re-embeds (it cost `docchat list` 26-35 s). It reports the repair as pending,
+        # and the next writer (ingest, the page) does it.
+        self.read_only = read_only
+        self.pending_repair = self.needs_repair() if read_only else False
+        if not read_only:
+            self.repair()
 
     # --- chunking settings (per knowledge base) ---------------------------------------------
     @staticmethod
@@ -264,12 +294,15 @@ class KnowledgeBase:
                 f"请改回原设置，或重建索引（docchat reindex --kb {self.name}）。",
             )
 
+    def needs_repair(self) -> bool:
+        """A crashed write to roll back or finish, or a keyword index behind the catalog."""
+        return bool(self.catalog.pending_files()) or (
+            self.keyword.stored_generation() != self.catalog.generation)
+
     def repair(self) -> None:
         """Roll back writes a crash interrupted, finish them if the file is still there, and
         bring the keyword index up to date. Cheap when there is nothing to do."""
-        needs_work = bool(self.catalog.pending_files()) or (
-            self.keyword.stored_generation() != self.catalog.generation)
-        if not needs_work:
+        if not self.needs_repair():
             return
         to_finish = []
         with self.lock.try_hold() as free:
@@ -314,16 +347,19 @@ class KnowledgeBase:
         self.store.bump_generation()
 
     # --- ingest ----------------------------------------------------------------------------
-    def ingest(self, paths: Iterable[Path], progress: Progress | None = None) -> list[IngestResult]:
+    def ingest(self, paths: Iterable[Path], progress: Progress | None = None, *,
+               faq: bool = False) -> list[IngestResult]:
         """Files and folders; one result per file, in order. One bad file never stops the batch.
 
         Embedded files are written to Chroma together, about ``WRITE_BATCH_CHUNKS`` chunks at a
         time: one large write costs half of many small ones. Each file is still all-or-nothing
-        (every file of a write is ``pending`` until the whole write is done)."""
+        (every file of a write is ``pending`` until the whole write is done).
+        ``faq``: the tables among them are trusted FAQ lists (an admin's choice; see mark_faq)."""
         results: list[IngestResult | None] = []
         waiting: list[tuple[int, _Prepared]] = []
+        skipped: list[Path] = []
         try:
-            for path in iter_files(paths):
+            for path in iter_files(paths, skipped):
                 outcome = self._prepare_or_result(Path(path), None, progress)
                 if isinstance(outcome, IngestResult):
                     results.append(outcome)
@@ -335,14 +371,41 @@ class KnowledgeBase:
             self._flush(waiting, results, progress)
         finally:
             self.refresh_keyword_index()
-        return [r for r in results if r is not None]
+        for path in skipped:  # said, not silently passed over
+            results.append(IngestResult(path.name + ("/" if path.is_dir() else ""), "skipped",
+                                        error_code="hidden",
+                                        error="hidden or temporary (its name starts with '.' or '~$'); "
+                                              "rename it to add it",
+                                        error_zh="隐藏或临时文件（名称以“.”或“~$”开头）；如需加入，请重命名"))
+        return self.mark_faq([r for r in results if r is not None], faq)
 
     def ingest_file(self, path: Path, display_name: str | None = None,
-                    progress: Progress | None = None) -> IngestResult:
+                    progress: Progress | None = None, *, faq: bool = False) -> IngestResult:
         outcome = self._prepare_or_result(Path(path), display_name, progress)
-        if isinstance(outcome, IngestResult):
-            return outcome
-        return self._write([outcome], progress)[0]
+        if not isinstance(outcome, IngestResult):
+            outcome = self._write([outcome], progress)[0]
+        return self.mark_faq([outcome], faq)[0]
+
+    def mark_faq(self, results: list[IngestResult], faq: bool) -> list[IngestResult]:
+        """Marks the stored tables among ``results`` as trusted FAQ lists when ``faq``. Only
+        marked tables answer verbatim (chains/faq.py); a mark is never set by content alone,
+        and stays until the file is deleted or replaced by a changed version."""
+        if not faq:
+            return results
+        trusted = self.catalog.faq_shas()
+        for res in results:
+            rec = self.catalog.file(res.sha256) if res.sha256 and res.status != "error" else None
+            if rec is None:
+                continue
+            if rec.format not in TABLE_FORMATS:
+                res.warn("It is not a table, so it was stored as an ordinary document, not as an FAQ list.",
+                         "它不是表格，已作为普通文档收录，而不是常见问题表。")
+                continue
+            if rec.sha256 not in trusted:
+                with self.lock.hold():
+                    self.catalog.set_faq(rec.sha256, True)
+            res.faq = True
+        return results
 
     def _flush(self, waiting: list[tuple[int, "_Prepared"]], results: list, progress) -> None:
         if waiting:
@@ -358,7 +421,7 @@ class KnowledgeBase:
         name = display_name or path.name
         try:
             return self._prepare(path, name, progress or (lambda *_: None), again=again)
-        except LoadError as err:
+        except (LoadError, WorkLimitExceeded) as err:
             log.info("could not load %s: %s", path, err)
             return IngestResult(name, "error", error=err.message("en"), error_zh=err.message("zh"),
                                 error_code=err.code)
@@ -371,6 +434,7 @@ class KnowledgeBase:
     def _prepare(self, path: Path, name: str, report: Progress, *,
                  again: bool = False) -> "IngestResult | _Prepared":
         report(name, "reading", 0.0)
+        started, limit_s = time.monotonic(), self.config.ingest_seconds_per_file
         size = path.stat().st_size
         if size > self.config.max_file_bytes:
             # The loader refuses it with a clear message before reading it (no hashing of
@@ -383,14 +447,22 @@ class KnowledgeBase:
             return known
 
         report(name, "parsing", 0.1)
-        blocks = load_file(path, max_bytes=self.config.max_file_bytes,
-                           max_unzipped_bytes=self.config.max_unzipped_bytes,
-                           ocr_max_pages=self.config.ocr_max_pages,
-                           ocr_page_seconds=self.config.ocr_page_seconds,
-                           progress=lambda done, total: report(
-                               name, "ocr", 0.1 + OCR_SHARE * done / max(total, 1)))
+        # In a worker process with a memory and a time limit (parse_worker): a small hostile
+        # file cannot take the server down; its text arrives cut at max_chars_per_file.
+        parsed = parse_in_worker(path, time_limit_s=max(1.0, limit_s - (time.monotonic() - started)),
+                                 memory_bytes=self.config.parse_memory_bytes,
+                                 max_chars=self.config.max_chars_per_file,
+                                 max_bytes=self.config.max_file_bytes,
+                                 max_unzipped_bytes=self.config.max_unzipped_bytes,
+                                 ocr_max_pages=self.config.ocr_max_pages,
+                                 ocr_page_seconds=self.config.ocr_page_seconds,
+                                 progress=lambda done, total: report(
+                                     name, "ocr", 0.1 + OCR_SHARE * done / max(total, 1)))
+        blocks, warnings = parsed.documents, list(getattr(parsed.documents, "warnings", ()))
         # OCR took most of the time and the bar; the rest of the work shares what is left.
-        base = 0.1 + OCR_SHARE if getattr(blocks, "ocr_pages", 0) else 0.2
+        base = 0.1 + OCR_SHARE if getattr(parsed.documents, "ocr_pages", 0) else 0.2
+        if parsed.total_chars > parsed.kept_chars:
+            warnings.append(_cut_warning("characters", "个字符", parsed.kept_chars, parsed.total_chars))
         for block in blocks:
             block.metadata["source"] = name
         chunker = self._current_chunker()
@@ -398,6 +470,9 @@ class KnowledgeBase:
         if not chunks:
             raise LoadError("empty", f"{name}: no text was found in this file.",
                             f"{name}：文件中没有找到文字。", file=name)
+        if len(chunks) > self.config.max_passages_per_file:
+            warnings.append(_cut_warning("passages", "个段落", self.config.max_passages_per_file, len(chunks)))
+            chunks = chunks[:self.config.max_passages_per_file]
         texts = [c.page_content for c in chunks]
         # Embedded and keyword-indexed with its heading path (the law, chapter and article it
         # belongs to); the stored text stays the verbatim passage.
@@ -407,6 +482,18 @@ class KnowledgeBase:
         vectors: list[list[float]] = []
         step = max(1, min(self.config.batch_size, INGEST_EMBED_SLICE))
         for start in range(0, len(texts), step):
+            if time.monotonic() - started > limit_s:
+                # Out of time: keep what is embedded (and say how much), or refuse if nothing is.
+                if not vectors:
+                    raise WorkLimitExceeded.timeout(name, limit_s)
+                warnings.append((
+                    f"Indexing stopped at the limit of {limit_s:.0f} s per file: only the first "
+                    f"{len(vectors):,} of {len(texts):,} passages were indexed; the rest of the file "
+                    f"cannot be searched.",
+                    f"已达到每个文件 {limit_s:.0f} 秒的处理上限，只收录了前 {len(vectors):,} 个段落"
+                    f"（共 {len(texts):,} 个），文件其余部分无法检索。"))
+                chunks, texts = chunks[:len(vectors)], texts[:len(vectors)]
+                break
             _QUERIES_FIRST.ingest_turn()  # searches waiting for the model go first
             vectors.extend(self.embeddings.embed_documents(indexed[start:start + step]))
             report(name, "embedding", base + (0.9 - base) * min(1.0, (start + step) / len(texts)))
@@ -419,6 +506,7 @@ class KnowledgeBase:
             metadatas=[{k: v for k, v in c.metadata.items() if v is not None} for c in chunks],
             tokens=["\t".join(tokenize(t)) for t in indexed[:len(texts)]],
             chunking=ChunkSettings(chunker.sentences_per_chunk, chunker.overlap).tag,
+            warnings=warnings,
         )
 
     def _write(self, batch: list["_Prepared"], progress: Progress | None) -> list[IngestResult]:
@@ -455,11 +543,24 @@ class KnowledgeBase:
                             ChunkRecord(cid, p.sha, n, meta.get("page"), text, tok, meta.get("heading", ""))
                             for n, (cid, meta, text, tok) in enumerate(zip(p.ids, p.metadatas, p.texts, p.tokens)))
                 for i, p, superseded in fresh:
+                    # Another document of this name from elsewhere: both are kept (a folder may
+                    # hold two readme.txt), never silently replaced; the user is told.
+                    namesakes = [r for r in self.catalog.files_named(p.name)
+                                 if r.path != p.path and r.sha256 != p.sha]
                     self.catalog.commit_file(p.sha)
                     for old in superseded:
                         self._remove(old.sha256)
                     results[i] = IngestResult(p.name, "updated" if superseded else "indexed",
                                               chunks=len(p.ids), pages=p.pages, sha256=p.sha)
+                    for en, zh in p.warnings:
+                        results[i].warn(en, zh)
+                    if namesakes:
+                        results[i].warn(
+                            f"Another document is also named {p.name} ({namesakes[0].path}); both are "
+                            f"kept. Deleting by this name removes both: use the sha256 "
+                            f"{p.sha[:12]} to remove only this one.",
+                            f"知识库中已有另一个同名文件 {p.name}（{namesakes[0].path}），两者都已保留。"
+                            f"按文件名删除会同时删除两者；只删除这一个请用 sha256 {p.sha[:12]}。")
                     report(p.name, "done", 1.0)
                 self.store.bump_generation()
         return [results[i] for i in range(len(batch))]
@@ -476,15 +577,20 @@ class KnowledgeBase:
             with self.lock.hold():
                 self.catalog.move_file(sha, path, name)
             return IngestResult(name, "unchanged", chunks=rec.chunks, pages=rec.pages, sha256=sha)
+        if Path(path).is_file():
+            # The user was told it is "already in the knowledge base": remember this name, so
+            # deleting the other one keeps the content for it (see delete).
+            self.catalog.add_alias(sha, path, name)
         return IngestResult(name, "duplicate", chunks=rec.chunks, pages=rec.pages, sha256=sha,
                             duplicate_of=rec.name)
 
     # --- sync, delete, list ------------------------------------------------------------------
-    def sync(self, folder: Path, progress: Progress | None = None) -> list[IngestResult]:
+    def sync(self, folder: Path, progress: Progress | None = None, *,
+             faq: bool = False) -> list[IngestResult]:
         """Make the knowledge base mirror a folder: add new files, re-index changed ones, remove
         files that are gone (a removed file whose twin is still there is re-pointed, not lost)."""
         folder = Path(folder).resolve()
-        results = self.ingest([folder], progress=progress)
+        results = self.ingest([folder], progress=progress, faq=faq)
         present = {str(p.resolve()) for p in iter_files([folder])}
         prefix = str(folder) + os.sep
         gone = [r for r in self.catalog.ready_files()
@@ -500,24 +606,81 @@ class KnowledgeBase:
                         self._remove(rec.sha256)
                         results.append(IngestResult(rec.name, "deleted", chunks=rec.chunks,
                                                     pages=rec.pages, sha256=rec.sha256))
+                if any(r.status == "deleted" for r in results):
+                    self.erase_traces()
             self.refresh_keyword_index()
         return results
 
     def delete(self, name_or_sha: str) -> list[IngestResult]:
         """Remove a document by file name (every file of that name) or by sha256 (or a prefix
-        of at least 8 characters)."""
+        of at least 8 characters), and erase it: vectors, text, Chroma's log, the uploaded copy
+        and cached artefacts (see erase_traces).
+
+        A name whose content was also uploaded under another name (reported ``duplicate``)
+        leaves the content to that other name: only the name goes. By sha256, all names go."""
         recs = self.catalog.files_named(name_or_sha)
-        if not recs and len(name_or_sha) >= 8:
+        by_name = bool(recs) or bool(self.catalog.aliases_named(name_or_sha))
+        if not by_name and len(name_or_sha) >= 8:
             recs = [r for r in self.catalog.ready_files() if r.sha256.startswith(name_or_sha.lower())]
-        out = []
+        out, erased = [], False
         with self.lock.hold():
             for rec in recs:
-                self._remove(rec.sha256)
-                out.append(IngestResult(rec.name, "deleted", chunks=rec.chunks, pages=rec.pages,
-                                        sha256=rec.sha256))
-        if recs:
+                others = [(p, n) for p, n in self.catalog.aliases(rec.sha256)
+                          if p != rec.path and n != rec.name and Path(p).is_file()] if by_name else []
+                if others:
+                    path, name = others[0]
+                    self.catalog.remove_alias(rec.sha256, path)
+                    self.catalog.move_file(rec.sha256, path, name)
+                    self.store.bump_generation()
+                    res = IngestResult(rec.name, "deleted", pages=rec.pages, sha256=rec.sha256)
+                    res.warn(f"Its content stays in the knowledge base as {name}, which was uploaded "
+                             f"with the same content.",
+                             f"其内容仍以 {name} 的名义保留在知识库中（该文件内容相同）。")
+                    out.append(res)
+                else:
+                    for path, _ in self.catalog.aliases(rec.sha256):
+                        self._discard_upload(path)
+                    self._remove(rec.sha256)
+                    erased = True
+                    out.append(IngestResult(rec.name, "deleted", chunks=rec.chunks, pages=rec.pages,
+                                            sha256=rec.sha256))
+                self._discard_upload(rec.path)
+            if by_name:
+                for sha, path in self.catalog.aliases_named(name_or_sha):
+                    # Only this other name goes; the content stays with the name it is stored as.
+                    self.catalog.remove_alias(sha, path)
+                    self._discard_upload(path)
+                    if not recs:
+                        out.append(IngestResult(name_or_sha, "deleted", sha256=sha))
+            if erased:
+                self.erase_traces()
+        if out:
             self.refresh_keyword_index()
         return out
+
+    def _discard_upload(self, path: str) -> None:
+        """The copy the page saved under <home>/uploads, never a user's own file elsewhere."""
+        uploads = (self.config.home / "uploads").resolve()
+        target = Path(path)
+        try:
+            if target.resolve().is_relative_to(uploads) and target.is_file():
+                target.unlink()
+        except OSError:
+            log.warning("could not remove the uploaded copy %s", path, exc_info=True)
+
+    def erase_traces(self) -> None:
+        """Under the writer lock, after deletes: what deleted documents left behind is erased.
+        The catalog overwrites deleted rows (secure_delete) and empties its write-ahead log; the
+        FAQ caches of contents no longer stored go; Chroma's log and free pages are purged
+        (ChromaStore.purge). The keyword index is rebuilt from the catalog by the caller."""
+        self.catalog.checkpoint()
+        live = self.catalog.ready_shas() | {r.sha256 for r in self.catalog.pending_files()}
+        faq_cache = self.folder / "faq"
+        if faq_cache.is_dir():
+            for cached in faq_cache.glob("*.npz"):
+                if cached.name.split(".", 1)[0] not in live:
+                    cached.unlink(missing_ok=True)
+        self.store.purge()
 
     def reindex(self, progress: Progress | None = None,
                 names: Iterable[str] | None = None) -> list[IngestResult]:

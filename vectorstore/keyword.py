@@ -51,6 +51,18 @@ def _chinese_number(n: int) -> str:
     return str(n)
 
 
+def use_jieba_cache(folder: Path) -> None:
+    """jieba keeps its dictionary cache in the system temp folder unless told otherwise: keep it
+    under DOCCHAT_HOME with the rest of our state. Only before jieba's first use in a process."""
+    if getattr(jieba.dt, "initialized", False) or jieba.dt.tmp_dir:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return  # a read-only home: jieba then works without a cache file
+    jieba.dt.tmp_dir = str(folder)
+
+
 def tokenize(text: str) -> list[str]:
     """Search-mode jieba tokens, lower-cased, without punctuation and stop words.
 

@@ -5,8 +5,9 @@ model paths are given explicitly so nothing is ever looked up or downloaded. The
 created on first use, once per process (loading the models takes about a second), and calls are
 serialised: onnxruntime already uses every core for one image, so parallel calls only thrash.
 
-    ocr_image(image) -> list[OcrLine]   image: encoded bytes (PNG, JPEG, TIFF, ...) or an
-                                        RGB/BGR/grey ndarray; boxes as fractions of its size
+    ocr_image(image) -> list[OcrLine]   image: encoded bytes (PNG, JPEG, TIFF, ...) or a BGR
+                                        (or grey) ndarray; boxes as fractions of its size;
+                                        a long screenshot is read in overlapping tiles
     OcrRun                              one file's OCR: page limit, time budget, progress,
                                         and the warning when not every page could be read
 """
@@ -34,10 +35,6 @@ Progress = Callable[[int, int], None]  # (pages done, pages to do)
 class OcrLine(NamedTuple):
     text: str
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 as fractions (0..1) of width/height
-
-
-class OcrUnavailable(RuntimeError):
-    """The OCR packages are missing or broken: an installation problem, not a file problem."""
 
 
 _ENGINE = None

@@ -84,6 +84,30 @@ def test_a_broken_pdf_shows_one_plain_message_and_no_traceback(app_env):
     assert len(errors) == 1 and "broken.pdf" in errors[0] and "could not read" in errors[0], errors
     assert "Traceback" not in errors[0]
     assert not at.dataframe  # nothing was added
+    assert not (app_env / "uploads" / "default" / "broken.pdf").exists()  # nor kept on disk
+
+
+def test_an_upload_with_a_taken_name_asks_to_replace_or_keep_both(app_env):
+    at = start("kb")
+    upload(at, ("notes.txt", "The first team's notes: sales rose in May.".encode()))
+    assert any("notes.txt" in m and "indexed" in m for m in messages(at))
+    # Same name, other content: nothing is replaced until the user says so.
+    at.run()  # the page drew a fresh, empty uploader after the upload
+    upload(at, ("notes.txt", "The second team's notes: costs fell in June.".encode()))
+    assert not at.exception
+    assert any("notes.txt" in w.value and "Replace" in w.value for w in at.warning), messages(at)
+    assert at.dataframe[0].value.iloc[:, 0].tolist() == ["notes.txt"]
+    at.button(key="clash_keep_both").click().run()
+    assert not at.exception
+    assert sorted(at.dataframe[0].value.iloc[:, 0].tolist()) == ["notes (2).txt", "notes.txt"]
+    assert "sales rose" in (app_env / "uploads" / "default" / "notes.txt").read_text(encoding="utf-8")
+    # A third version, replaced on purpose: the name now holds the new content.
+    at.run()
+    upload(at, ("notes.txt", "The third version: budgets were approved.".encode()))
+    at.button(key="clash_replace").click().run()
+    assert not at.exception
+    assert sorted(at.dataframe[0].value.iloc[:, 0].tolist()) == ["notes (2).txt", "notes.txt"]
+    assert "budgets" in (app_env / "uploads" / "default" / "notes.txt").read_text(encoding="utf-8")
 
 
 def test_a_file_over_our_size_limit_is_refused_before_it_is_stored(app_env, monkeypatch):

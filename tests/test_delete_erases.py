@@ -139,3 +139,20 @@ def test_an_upload_with_a_taken_name_is_a_clash_and_keep_both_gets_a_new_name(tm
     assert free_name(kb, folder, "report.txt") == "report (3).txt"
     assert kb.search("sales rose", k=1)[0].source == "report.txt"  # the first was not replaced
     kb.close()
+
+
+def test_a_replaced_version_and_a_deleted_knowledge_base_leave_no_text(tmp_path):
+    from vectorstore import delete_knowledge_base
+    home = tmp_path / "home"
+    kb = KnowledgeBase("versions", config(home))
+    folder = upload_folder(home / "uploads", kb.name)
+    add = lambda data: ingest_upload(folder, "plan.txt", data,  # noqa: E731
+                                     lambda path: kb.ingest_file(path, display_name="plan.txt"))
+    assert add(f"The {SECRET} plan starts in June.".encode()).status == "indexed"
+    assert add(b"The new plan starts in July.").status == "updated"
+    kb.refresh_keyword_index()
+    assert files_holding(home, SECRET) == []  # the replaced version is erased like a deleted one
+    assert add(f"Back to {SECRET}.".encode()).status == "updated"
+    kb.close()
+    assert delete_knowledge_base("versions", config(home))
+    assert files_holding(home, SECRET) == [] and not (folder / "plan.txt").exists()

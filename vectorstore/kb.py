@@ -563,6 +563,8 @@ class KnowledgeBase:
                             f"按文件名删除会同时删除两者；只删除这一个请用 sha256 {p.sha[:12]}。")
                     report(p.name, "done", 1.0)
                 self.store.bump_generation()
+                if any(superseded for _, _, superseded in fresh):
+                    self.erase_traces()  # a replaced version is erased like a deleted one
         return [results[i] for i in range(len(batch))]
 
     def _known_as(self, sha: str, path: str) -> IngestResult | None:
@@ -802,9 +804,17 @@ def delete_knowledge_base(name: str, config: KBConfig) -> bool:
         cat = Catalog(folder / "catalog.sqlite3")
         try:
             tag = cat.get_meta("embedding") or config.embedding
+            # Its uploaded copies go with it (never a user's own files elsewhere).
+            uploads = (config.home / "uploads").resolve()
+            for rec in cat.ready_files() + cat.pending_files():
+                paths = [rec.path] + [p for p, _ in cat.aliases(rec.sha256)]
+                for path in map(Path, paths):
+                    if path.resolve().is_relative_to(uploads) and path.is_file():
+                        path.unlink()
         finally:
             cat.close()
         store.drop_collection(collection_name(name, tag))
         store.bump_generation()
+        store.purge()
         shutil.rmtree(folder)
     return True

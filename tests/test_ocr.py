@@ -222,7 +222,7 @@ print(" ".join(line.text for line in lines))
 @pytest.mark.shared
 def test_knowledge_base_ingests_a_scan_with_ocr_progress_and_the_limit_warning(tmp_path):
     """The app's path: parse worker process, OCR progress as stage "ocr", the page limit from
-    KBConfig, and chunks marked `ocr` in Chroma."""
+    KBConfig, a warning on the result, and chunks marked `ocr` in Chroma."""
     from kb_helpers import config
     from vectorstore import KnowledgeBase
 
@@ -233,6 +233,7 @@ def test_knowledge_base_ingests_a_scan_with_ocr_progress_and_the_limit_warning(t
     stages: list[tuple[str, float]] = []
     [result] = kb.ingest([scan], progress=lambda name, stage, fraction: stages.append((stage, fraction)))
     assert result.status == "indexed" and result.chunks > 0, result.describe("en")
+    assert "OCR read 1 of 3 pages" in result.describe("en") and "文字识别" in result.describe("zh")
     ocr = [f for stage, f in stages if stage == "ocr"]
     assert ocr and ocr == sorted(ocr) and ocr[-1] > ocr[0]
     fractions = [f for _, f in stages]

@@ -7,9 +7,9 @@ heading at all (a plain letter, a CSV) has no unit to keep: it is cut into sente
 `sentences_per_chunk` sentences sharing `overlap`, within the budget, as before. Chunks of a
 document with structure are packed from whole sections:
 
-- consecutive sections share a chunk while it stays within `chunk_chars` (the budget); a
-  heading starts a new chunk (headings directly after one another stay together), so a chunk
-  never straddles two chapters;
+- each section is a chunk of its own (headings directly before it lead it); with `pack=True`,
+  consecutive sections share a chunk while it stays within `chunk_chars` (the budget), but a
+  heading still starts a new chunk, so a chunk never straddles two chapters;
 - a section longer than the budget is packed from its whole blocks (paragraphs, table rows);
 - only a block longer than the budget is cut into sentence windows: at most
   `sentences_per_chunk` sentences and `chunk_chars` characters, consecutive windows sharing
@@ -41,11 +41,17 @@ from .structure import SEPARATOR
 DEFAULT_SENTENCES_PER_CHUNK = 5
 DEFAULT_OVERLAP = 1
 DEFAULT_MAX_CHARS = 300
-# The budget of a chunk. Chosen by measurement (bench/eval_rag.py on the 24-law dev set, see
-# docs in bench/results/eval_rag*.json): it keeps 9 in 10 statute articles whole (mean 105,
-# 90th percentile about 250 characters) and packs short neighbouring articles together, which
-# is about what the old 5-sentence windows held, so the answer context stays the same size.
+# The budget of a chunk: a unit (an article, a section) up to this size is kept whole, a longer
+# one is cut into sentence windows. 500 keeps 99.4 % of the 3,365 statute articles of the dev
+# set whole (median 86, 99th percentile 418 characters), and a passage stays short enough for
+# the small answer models. Not packing neighbouring units (DEFAULT_PACK) was chosen by
+# measurement: bench/eval_rag.py on the 24-law dev set (bench/results/eval_rag_structure.json):
+# one article per chunk gave the best MRR@10 (hybrid 0.590 against 0.480 for the old 5-sentence
+# windows) with passages half as long, and its heading path names the article; packing up to
+# 500 characters scored 0.713 recall@5 against 0.683 but with passages 3x as long, a path that
+# stops at the chapter, and worse ranking of short unrelated rules (tests/test_retrieval.py).
 DEFAULT_CHUNK_CHARS = 500
+DEFAULT_PACK = False
 
 # Block metadata a chunk inherits (loaders/CONTRACT.md); absent keys stay absent.
 INHERITED_KEYS = ("source", "sha256", "format", "page", "title")
@@ -73,7 +79,7 @@ class SentenceChunker:
         overlap: int = DEFAULT_OVERLAP,
         max_chars: int = DEFAULT_MAX_CHARS,
         chunk_chars: int = DEFAULT_CHUNK_CHARS,
-        pack: bool = True,
+        pack: bool = DEFAULT_PACK,
     ) -> None:
         if sentences_per_chunk < 1:
             raise ValueError(f"sentences_per_chunk must be >= 1, got {sentences_per_chunk}")

@@ -155,8 +155,8 @@ def test_an_article_is_kept_whole_and_its_chunk_carries_the_path(tmp_path):
     assert all("heading" in c.metadata for c in chunks)
     # A chunk never straddles two chapters.
     assert not any("第一条" in c.page_content and "第三十六条" in c.page_content for c in chunks)
-    # With a larger budget, short neighbouring articles share a chunk under their chapter.
-    wide = SentenceChunker(chunk_chars=2000).split(docs)
+    # Packed, with a larger budget, short neighbouring articles share a chunk under their chapter.
+    wide = SentenceChunker(chunk_chars=2000, pack=True).split(docs)
     ch4 = next(c for c in wide if "第三十六条" in c.page_content)
     assert "第四十条" in ch4.page_content and ch4.metadata["heading"] == f"{LAW} › {CH4}"
     assert ch4.page_content.startswith(CH4)  # the chapter heading leads its articles

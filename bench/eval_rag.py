@@ -23,7 +23,7 @@ Floor: the best dense cosine similarity of each question, for answerable, unansw
 clearly off-topic questions; the share of each group the floor (DEFAULT_MIN_SCORE, or
 --min-score) cuts to nothing, and a sweep of thresholds.
 
-    .venv/bin/python -m bench.eval_rag [--laws N] [--out bench/results/eval_rag.json] [--home DIR]
+    .venv/bin/python -m bench.eval_rag [--laws N] [--format docx|pdf] [--out bench/results/eval_rag.json] [--home DIR]
 """
 from __future__ import annotations
 
@@ -102,7 +102,8 @@ def questions_of(path: Path, laws: set[str]) -> tuple[list[dict], list[dict]]:
 
 
 def contains(source: str, text: str, article: Article) -> bool:
-    return source == f"{law_index_name(article.law)}.docx" and article.anchor in text
+    # One format is ingested per run (--format), so the file stem names the law.
+    return Path(source).stem == law_index_name(article.law) and article.anchor in text
 
 
 def score(hits, relevant: list[str], articles: dict[str, Article]) -> dict:
@@ -206,6 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE)
     parser.add_argument("--min-score-without-keywords", type=float, default=DEFAULT_MIN_SCORE_WITHOUT_KEYWORDS)
     parser.add_argument("--no-variants", action="store_true", help="skip the fusion variants")
+    parser.add_argument("--format", choices=("docx", "pdf"), default="docx",
+                        help="which rendering of the laws to ingest (default docx)")
+    parser.add_argument("--chunk-chars", type=int, default=None,
+                        help="chunk budget in characters (default: the project default)")
+    parser.add_argument("--no-pack", action="store_true",
+                        help="every section a chunk of its own (no packing of short neighbours)")
     parser.add_argument("--rewrite-model", default="1.5b",
                         help="GGUF model that rewrites follow-ups (the chat chain's rewriter), or 'none'")
     args = parser.parse_args(argv)
@@ -219,8 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     rewrites = rewrite_followups(answerable, args.rewrite_model) if args.rewrite_model != "none" else []
     home = args.home or Path(tempfile.mkdtemp(prefix="docchat-eval-rag-"))
     try:
-        files = [Path(item.files["docx"]) for item in render_laws(names)]
-        kb = KnowledgeBase("laws", KBConfig(home=home))
+        files = [Path(item.files[args.format]) for item in render_laws(names, formats=(args.format,))]
+        budget = ({"chunk_chars": args.chunk_chars} if args.chunk_chars else {}) | (
+            {"chunk_pack": False} if args.no_pack else {})
+        kb = KnowledgeBase("laws", KBConfig(home=home, **budget))
         started = time.perf_counter()
         results = kb.ingest(files)
         ingest_s = time.perf_counter() - started
@@ -241,9 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows, floor, len(names), stats, ingest_s)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
-        "command_line": sys.argv[1:], "laws": names, "questions_answerable": len(answerable),
+        "command_line": sys.argv[1:], "format": args.format, "laws": names, "questions_answerable": len(answerable),
         "questions_unanswerable": len(unanswerable), "kb": stats, "ingest_s": round(ingest_s, 1),
-        "config": {k: v for k, v in KBConfig(home=Path(".")).__dict__.items() if k != "home"},
+        "config": {k: v for k, v in KBConfig(home=Path("."), **budget).__dict__.items() if k != "home"},
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
                     "cpu_count": os.cpu_count(), "load_average": os.getloadavg()},
         "setups": rows, "floor": floor, "rewrites": rewrites, "rewrite_model": args.rewrite_model,

@@ -396,6 +396,38 @@ def section_answers(results: Path) -> list[str]:
     return lines
 
 
+def section_docs(docs: dict | None) -> list[str]:
+    """Real documents (../shared/corpus) and their dev questions: DocChat against the naive
+    LangChain pipeline with the same model in the same run (bench/eval_docs.py)."""
+    lines = ["## Answers about real documents: DocChat vs a naive LangChain pipeline, same model, same run", ""]
+    if not docs or not docs.get("pipelines"):
+        return lines + ["Not run yet (`.venv/bin/python -m bench.eval_docs`).", ""]
+    lines += [provenance(docs, "bench.eval_docs"), "",
+              f"{docs.get('files')} corpus files in one knowledge base; model {docs.get('model')}, "
+              f"{docs.get('max_new_tokens')} new tokens at most; questions: {docs.get('questions')}.", ""]
+    goals = {"key_facts": ">= 0.70", "right_file_cited": ">= 0.90", "refused_answerable": "<= 0.10",
+             "refused_unanswerable": ">= 0.90", "withdrawn_after_shown": "= 0"}
+    keys = ["key_facts", "right_file_cited", "refused_answerable", "refused_unanswerable",
+            "withdrawn_after_shown", "first_text_s_median"]
+    rows = []
+    for name, result in docs["pipelines"].items():
+        s = result["summary"]
+        table_kf = s.get("by_type", {}).get("table", {}).get("key_facts")
+        rows.append([name, *[fmt(s.get(k), 3) for k in keys], fmt(table_kf, 3), fmt(result["ingest"].get("seconds"))])
+    head = [f"{k.replace('_', ' ')}" + (f" (goal {goals[k]})" if k in goals else "") for k in keys]
+    lines += [table(["pipeline", *head, "table questions key facts (goal >= 0.70)", "ingest s"], rows), ""]
+    types = sorted({t for r in docs["pipelines"].values() for t in r["summary"].get("by_type", {})})
+    rows = [[name, *[fmt(r["summary"]["by_type"].get(t, {}).get("key_facts",
+                                                                 r["summary"]["by_type"].get(t, {}).get("refused")), 3)
+                     for t in types]] for name, r in docs["pipelines"].items()]
+    lines += ["Per question type (key facts stated; for unanswerable: refused):", "",
+              table(["pipeline", *types], rows), "",
+              "Key facts: every must_contain string (or an alternative spelling) is in the answer. First text: "
+              "seconds until the first checked sentence is shown (DocChat) or the first token (baseline), "
+              "on the machine and load shown above.", ""]
+    return lines
+
+
 def section_llm(llm: dict | None) -> list[str]:
     lines = ["## Embedded chat models (GGUF, llama.cpp)", ""]
     if not llm:
@@ -504,6 +536,7 @@ def build(results: Path = RESULTS, out: Path = DEFAULT_OUT, img: Path = DEFAULT_
     if chart:
         lines += [f"![Recall by retrieval set-up]({os.path.relpath(chart, out.parent)})", ""]
     lines += section_answers(results)
+    lines += section_docs(load(results, "eval_docs.json"))
     lines += section_ingest(ing)
     lines += section_llm(llm)
     lines += section_chunking(results)

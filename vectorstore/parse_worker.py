@@ -115,8 +115,9 @@ def _cut(documents: list[Document], max_chars: int | None) -> tuple[list[Documen
 def _looks_like_memory(err: BaseException) -> bool:
     seen = 0
     while err is not None and seen < 5:
-        if isinstance(err, MemoryError) or "memory allocation failed" in str(err).lower() \
-                or "MemoryError" in str(err):
+        text = str(err)
+        if isinstance(err, MemoryError) or "memory allocation failed" in text.lower() \
+                or "MemoryError" in text or "Cannot allocate memory" in text:
             return True
         err, seen = err.__cause__ or err.__context__, seen + 1
     return False
@@ -246,7 +247,16 @@ def parse_in_worker(path: str | Path, *, time_limit_s: float, memory_bytes: int 
                                             tuple(callbacks)),
                        name=f"docchat-parse-{name[:40]}")
     start = time.monotonic()
-    proc.start()
+    try:
+        proc.start()
+    except (OSError, RuntimeError, ValueError):
+        # No worker can be started here (a locked-down system): parse in this process rather
+        # than refuse every file; the caps on characters and passages still apply.
+        log.warning("could not start a parsing worker; parsing %s in-process", name, exc_info=True)
+        receiver.close()
+        sender.close()
+        documents, total = _cut(load_file(path, **load_kwargs), max_chars)
+        return Parsed(documents, total)
     sender.close()  # the child holds the only writing end: EOF means it is gone
     message, peak = None, 0
     last_run.clear()

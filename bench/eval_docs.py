@@ -63,18 +63,20 @@ def key_facts_stated(answer: str, item: dict) -> bool:
                for must, alts in zip(item["must_contain"], alternatives))
 
 
-def corpus_files() -> list[Path]:
-    return sorted(p for p in CORPUS.iterdir() if p.is_file() and p.name not in ("README.md", "manifest.jsonl"))
+def corpus_files(only: set[str] | None = None) -> list[Path]:
+    """Every document of the corpus (or only the named ones)."""
+    return sorted(p for p in CORPUS.iterdir() if p.is_file() and p.name not in ("README.md", "manifest.jsonl")
+                  and (only is None or p.name in only))
 
 
-def run_docchat(llm, home: Path, items: list[dict], k: int):
+def run_docchat(llm, home: Path, files: list[Path], k: int):
     from chains.chat_session import ChatSession
     from chains.grounded_answer import Answer
     from vectorstore import KBConfig, KnowledgeBase
 
     started = time.perf_counter()
     kb = KnowledgeBase("docs", KBConfig(home=home))
-    results = kb.ingest(corpus_files())
+    results = kb.ingest(files)
     ingest = {"seconds": round(time.perf_counter() - started, 1), "chunks": sum(r.chunks for r in results),
               "statuses": {r.file: r.status for r in results}}
 
@@ -112,13 +114,13 @@ def naive_documents(paths: list[Path]):
     return docs
 
 
-def run_langchain(llm, home: Path, items: list[dict], k: int, embeddings):
+def run_langchain(llm, home: Path, files: list[Path], k: int, embeddings):
     from langchain_chroma import Chroma
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     started = time.perf_counter()
     chunks = RecursiveCharacterTextSplitter(chunk_size=500, chunk_overlap=0).split_documents(
-        naive_documents(corpus_files()))
+        naive_documents(files))
     store = Chroma.from_documents(chunks, embedding=embeddings, persist_directory=str(home / "chroma-naive"))
     ingest = {"seconds": round(time.perf_counter() - started, 1), "chunks": len(chunks)}
 
@@ -183,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=200)
     parser.add_argument("-k", type=int, default=5)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--question-files-only", action="store_true",
+                        help="ingest only the files the chosen questions are about (a quick run)")
     args = parser.parse_args(argv)
     if not QUESTIONS.is_file():
         print(f"eval_docs: {QUESTIONS} is missing (../shared beside the checkout)", file=sys.stderr)
@@ -194,19 +198,20 @@ def main(argv: list[str] | None = None) -> int:
 
     items = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
     items = items[: args.limit]
+    files = corpus_files({i["file"] for i in items if i.get("file")} if args.question_files_only else None)
     llm = make_llm(get_settings(), llm="gguf", gguf_model=args.model, temperature=0.0,
                    max_new_tokens=args.max_new_tokens)
     machine = machine_facts()
     report = {"benchmark": "eval_docs", "command": command_line("bench.eval_docs", argv), "model": args.model,
               "k": args.k, "max_new_tokens": args.max_new_tokens, "questions": str(QUESTIONS.name),
-              "files": len(corpus_files()), "machine": machine, "pipelines": {}}
+              "files": len(files), "machine": machine, "pipelines": {}}
     home = Path(tempfile.mkdtemp(prefix="docchat-eval-docs-"))
     try:
         for name in [p.strip() for p in args.pipelines.split(",") if p.strip()]:
             if name == "docchat":
-                ingest, ask, close = run_docchat(llm, home, items, args.k)
+                ingest, ask, close = run_docchat(llm, home, files, args.k)
             else:
-                ingest, ask, close = run_langchain(llm, home, items, 4, make_embeddings(get_settings().embedding))
+                ingest, ask, close = run_langchain(llm, home, files, 4, make_embeddings(get_settings().embedding))
             rows = []
             for n, item in enumerate(items, 1):
                 row = score(item, ask(item))

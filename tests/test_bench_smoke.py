@@ -192,3 +192,19 @@ def test_report_builds_markdown_and_charts(tiny_results, tmp_path):
     for chart in ("ingest_vs_size.png", "latency_vs_size.png", "recall_by_setup.png"):
         png = out.parent / "img" / chart
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"img/{chart}" in text
+
+
+def test_eval_docs_compares_both_pipelines_on_real_documents(tmp_path):
+    require_shared("eval", "docs_questions_dev.jsonl")
+    out = tmp_path / "eval_docs.json"
+    run_module("bench.eval_docs", "--limit", "2", "--model", "0.5b", "--max-new-tokens", "32",
+               "--question-files-only", "--out", str(out), home=tmp_path / "home", timeout=900)
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert set(report["pipelines"]) == {"docchat", "langchain"} and report["files"] == 1
+    for result in report["pipelines"].values():
+        assert len(result["items"]) == 2 and result["ingest"]["chunks"] > 0
+        assert {"key_facts", "right_file_cited", "refused_answerable", "withdrawn_after_shown"} <= result["summary"].keys()
+    docchat = report["pipelines"]["docchat"]
+    assert docchat["summary"]["withdrawn_after_shown"] == 0  # nothing shown is taken back
+    for item in docchat["items"]:
+        assert item["refused"] or item["sources"], item  # an answer shows its passage or is refused

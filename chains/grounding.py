@@ -109,11 +109,20 @@ _NOT_WORD = re.compile(r"[\s\W_]+")
 _CITATION_MARK = re.compile(r"\[(?:编号|资料|passage|source)?\s*\d{1,2}\]", re.IGNORECASE)
 
 
+# English words that say nothing about what a sentence claims: left out, so that "the", "of"
+# and "is" cannot make an unrelated English passage look like support.
+_EN_FILLER = frozenset(
+    "the and for are was were that this with from have has had not its his her they them their been will "
+    "shall must can may might would could should which what when where who whom how per all any each our you "
+    "your into than then there these those such also only about over under more most other some".split())
+
+
 def text_units(text: str) -> set[str]:
     """What two texts are compared by: character bigrams of the Chinese (it has no spaces), and
-    lower-cased words of the rest; [n] marks left out."""
+    lower-cased words of the rest (numbers, and words of three letters or more that are not
+    filler); [n] marks left out."""
     text = _CITATION_MARK.sub(" ", text).lower()
-    units = set(_WORD.findall(text))
+    units = {w for w in _WORD.findall(text) if (len(w) >= 3 or w[0].isdigit()) and w not in _EN_FILLER}
     for run in re.findall(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]+", text):
         run = _NOT_WORD.sub("", run)
         units.update(run[i:i + 2] for i in range(len(run) - 1))

@@ -66,6 +66,9 @@ def test_a_translated_answer_is_supported_by_its_figures():
     checker = ClaimChecker("What was the operating revenue?", HITS)
     assert checker.check("Operating revenue was 4,755,785.11 yuan, down 16.55% [1].").passage == 3
     assert not checker.check("Operating revenue was 5,000,000 yuan [4].").ok
+    # names translated from a Chinese passage cannot be checked; an English passage that shares
+    # only words like "the" and "of" with the sentence does not support it
+    assert not checker.check("The standard was drafted by the Institute of the Nuclear Power Company [6].").ok
 
 
 def test_a_grounded_answer_streams_with_its_citations_renumbered_to_the_source_list():

@@ -149,7 +149,10 @@ def _documents_section(kb, lang: str) -> None:
     if right.button(t("delete_doc", lang), key="delete_doc"):
         removed = kb.delete(chosen)
         st.session_state.upload_results = []
-        st.session_state.flash = "\n\n".join(t("deleted", lang, name=r.file) for r in removed)
+        # A name whose content another upload shares says where the content stays.
+        st.session_state.flash = "\n\n".join(
+            t("deleted", lang, name=r.file) + (f" {r.warning_zh if lang == 'zh' else r.warning}" if r.warning else "")
+            for r in removed)
         st.rerun()
     _download_button([f for f in files if f.name == chosen], lang)
 

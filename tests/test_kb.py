@@ -258,3 +258,25 @@ def test_another_process_ingests_with_the_knowledge_bases_chunking(home, tmp_pat
                          env=env, text=True, capture_output=True, timeout=600)
     assert out.returncode == 0, out.stderr
     assert [f.chunks for f in kb.files()] == [4]  # 12 sentences / 3, not the default 5-with-1
+
+
+def test_a_batch_is_written_once_it_has_waited_long_enough(tmp_path, monkeypatch):
+    """A killed ingest loses at most WRITE_BATCH_SECONDS of finished files: with the wait at 0,
+    every prepared file is written (and searchable) before the next one is read."""
+    import vectorstore.kb as kb_module
+    monkeypatch.setattr(kb_module, "WRITE_BATCH_SECONDS", 0.0)
+    docs = tmp_path / "docs"
+    for i in range(3):
+        write_txt(docs / f"note{i}.txt", [f"第{i}号通知：会议在{i + 1}楼举行。"])
+    kb = KnowledgeBase("batches", config(tmp_path / "home"))
+    ready_when_read: list[int] = []
+    prepare = kb._prepare_or_result
+
+    def counting_prepare(*args, **kwargs):
+        ready_when_read.append(len(kb.files()))  # files already written when the next is read
+        return prepare(*args, **kwargs)
+
+    monkeypatch.setattr(kb, "_prepare_or_result", counting_prepare)
+    assert [r.status for r in kb.ingest([docs])] == ["indexed"] * 3
+    assert ready_when_read == [0, 1, 2]
+    kb.close()

@@ -39,8 +39,10 @@ Progress = Callable[[str, str, float], None]  # (file name, stage, fraction of t
 # Share of a file's progress bar given to OCR (stage "ocr"): on a scan it is most of the work.
 OCR_SHARE = 0.6
 
-# Chunks gathered from several files before one Chroma write (see KnowledgeBase.ingest).
+# Chunks gathered from several files before one Chroma write (see KnowledgeBase.ingest), and
+# the longest a prepared file waits for that write: a killed ingest loses at most this much work.
 WRITE_BATCH_CHUNKS = 2000
+WRITE_BATCH_SECONDS = 30.0
 
 # Sentences per chunk a user may choose, and overlap below it (KnowledgeBase.set_chunking).
 CHUNK_SENTENCES_RANGE = (1, 20)
@@ -355,12 +357,14 @@ class KnowledgeBase:
         """Files and folders; one result per file, in order. One bad file never stops the batch.
 
         Embedded files are written to Chroma together, about ``WRITE_BATCH_CHUNKS`` chunks at a
-        time: one large write costs half of many small ones. Each file is still all-or-nothing
-        (every file of a write is ``pending`` until the whole write is done).
+        time: one large write costs half of many small ones; a batch is written after
+        ``WRITE_BATCH_SECONDS`` at the latest, so a killed ingest loses little finished work. Each
+        file is still all-or-nothing (every file of a write is ``pending`` until it is done).
         ``faq``: the tables among them are trusted FAQ lists (an admin's choice; see mark_faq)."""
         results: list[IngestResult | None] = []
         waiting: list[tuple[int, _Prepared]] = []
         skipped: list[Path] = []
+        oldest = 0.0  # when the first file of the waiting batch was ready
         try:
             for path in iter_files(paths, skipped):
                 outcome = self._prepare_or_result(Path(path), None, progress)
@@ -368,8 +372,10 @@ class KnowledgeBase:
                     results.append(outcome)
                     continue
                 results.append(None)
+                oldest = oldest if waiting else time.monotonic()
                 waiting.append((len(results) - 1, outcome))
-                if sum(len(p.ids) for _, p in waiting) >= WRITE_BATCH_CHUNKS:
+                if (sum(len(p.ids) for _, p in waiting) >= WRITE_BATCH_CHUNKS
+                        or time.monotonic() - oldest >= WRITE_BATCH_SECONDS):
                     self._flush(waiting, results, progress)
             self._flush(waiting, results, progress)
         finally:

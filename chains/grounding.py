@@ -65,6 +65,7 @@ _THOUSANDS = re.compile(r"(?<=\d)[,，](?=\d{3}(?!\d))")
 
 def _unified(text: str) -> str:
     text = _THOUSANDS.sub("", text)  # 4,755,785.11 and 4755785.11 are one number
+    text = re.sub(r"(?<=\d)-(?=[A-Za-z])", " ", text)  # "7-year" and "7 year" are one claim
     return normalise_numbers(text).replace("天", "日").lower()
 
 

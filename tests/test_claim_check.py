@@ -60,6 +60,9 @@ def test_a_sentence_is_supported_by_the_passage_holding_its_words_or_figures():
     assert not ClaimChecker("When?", HITS[:2]).check("Comments are due by July 15, 2019 [2].").ok
     # a figure the question names must be in a passage too, when the answer states it
     assert not ClaimChecker("What is the 7 year fixed rate?", HITS).check("The 7 year fixed rate is 12 characters [2].").ok
+    rates = [hit(7, "Fixed rate home loans: 1 year 4.29%, 5 year 5.49% p.a.")]
+    assert not ClaimChecker("What is the 7 year fixed rate?", rates).check("The 7-year fixed rate is 5.49% [1].").ok
+    assert ClaimChecker("What is the 5 year fixed rate?", rates).check("The 5-year fixed rate is 5.49% [1].").ok
 
 
 def test_a_translated_answer_is_supported_by_its_figures():

@@ -46,11 +46,12 @@ class Source:
     chunk_id: str = ""
     score: float = 0.0
     heading: str = ""  # the passage's heading path, where its document has headings
+    ocr: bool = False  # read by text recognition from a scan or a picture
 
     @classmethod
     def of(cls, hit: Any) -> "Source":
         return cls(hit.source, hit.page, hit.text, getattr(hit, "chunk_id", ""), float(getattr(hit, "score", 0.0)),
-                   getattr(hit, "heading", ""))
+                   getattr(hit, "heading", ""), bool(getattr(hit, "ocr", False)))
 
 
 @dataclass

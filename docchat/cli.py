@@ -264,7 +264,8 @@ def _echo(piece: str, enabled: bool) -> str:
 def _print_sources(answer) -> None:
     for n, hit in enumerate(answer.sources, 1):
         page = f", p. {hit.page}" if hit.page else ""
-        print(_plain(f"  [{n}] {hit.source}{page}: {hit.text.replace(chr(10), ' ')[:120]}"))
+        ocr = " (OCR)" if getattr(hit, "ocr", False) else ""
+        print(_plain(f"  [{n}] {hit.source}{page}{ocr}: {hit.text.replace(chr(10), ' ')[:120]}"))
 
 
 def cmd_chat(args) -> int:

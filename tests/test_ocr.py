@@ -243,6 +243,9 @@ def test_knowledge_base_ingests_a_scan_with_ocr_progress_and_the_limit_warning(t
     assert metadatas and all(m["ocr"] is True and m["page"] == 1 for m in metadatas)
     hits = kb.search("行政处罚决定书 当事人", k=1)
     assert hits and hits[0].source == SCAN and hits[0].page == 1
+    assert hits[0].ocr and hits[0].to_json()["ocr"] is True  # citations can say it was read by OCR
+    from chains.conversations import Source
+    assert Source.of(hits[0]).ocr  # and a stored conversation keeps saying so
 
 
 def test_a_long_screenshot_is_read_in_tiles_without_losing_or_doubling_lines(tmp_path):

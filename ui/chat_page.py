@@ -71,7 +71,9 @@ def _show_turn(turn: Turn, lang: str, key: str) -> None:
 
 def _source_label(hit, lang: str) -> str:
     where = f"{hit.source} ({t('page_n', lang, page=hit.page)})" if hit.page else hit.source
-    return f"{where} › {hit.heading}" if hit.heading else where
+    where = f"{where} › {hit.heading}" if hit.heading else where
+    # Text recognition can misread a scan: the reader is told to check the page itself.
+    return f"{where} {t('ocr_mark', lang)}" if getattr(hit, "ocr", False) else where
 
 
 def _show_sources(sources: list, lang: str, refused: bool = False, key: str = "new") -> None:

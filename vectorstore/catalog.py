@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     page   INTEGER,
     text   TEXT NOT NULL,
     tokens TEXT NOT NULL,
-    heading TEXT NOT NULL DEFAULT ''
+    heading TEXT NOT NULL DEFAULT '',
+    ocr    INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS chunks_sha ON chunks(sha256);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -65,6 +66,7 @@ class ChunkRecord:
     text: str
     tokens: str  # keyword tokens joined by "\t"
     heading: str = ""  # the chunk's heading path ("劳动合同法 › 第四章 解除和终止 › 第三十九条")
+    ocr: bool = False  # read by text recognition from a scan or a picture
 
 
 @dataclass(frozen=True)
@@ -104,11 +106,13 @@ class Catalog:
                 self._db.execute("ALTER TABLE files ADD COLUMN chunking TEXT")
             except sqlite3.OperationalError:
                 pass  # another process added it just now
-        if "heading" not in {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}:
-            try:  # a catalog from before heading paths: its chunks have none until re-indexed
-                self._db.execute("ALTER TABLE chunks ADD COLUMN heading TEXT NOT NULL DEFAULT ''")
-            except sqlite3.OperationalError:
-                pass  # another process added it just now
+        chunk_columns = {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}
+        for column, kind in (("heading", "TEXT NOT NULL DEFAULT ''"), ("ocr", "INTEGER NOT NULL DEFAULT 0")):
+            if column not in chunk_columns:
+                try:  # a catalog from before the column: its chunks have the default until re-indexed
+                    self._db.execute(f"ALTER TABLE chunks ADD COLUMN {column} {kind}")
+                except sqlite3.OperationalError:
+                    pass  # another process added it just now
 
     def close(self) -> None:
         self._db.close()
@@ -237,9 +241,9 @@ class Catalog:
 
     def add_chunks(self, chunks: Iterable[ChunkRecord]) -> None:
         self._db.executemany(
-            "INSERT OR REPLACE INTO chunks (id, sha256, idx, page, text, tokens, heading) "
-            "VALUES (?,?,?,?,?,?,?)",
-            ((c.id, c.sha256, c.idx, c.page, c.text, c.tokens, c.heading) for c in chunks),
+            "INSERT OR REPLACE INTO chunks (id, sha256, idx, page, text, tokens, heading, ocr) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            ((c.id, c.sha256, c.idx, c.page, c.text, c.tokens, c.heading, int(c.ocr)) for c in chunks),
         )
 
     def commit_file(self, sha256: str) -> None:
@@ -274,9 +278,9 @@ class Catalog:
         for start in range(0, len(ids), 500):
             part = ids[start : start + 500]
             marks = ",".join("?" * len(part))
-            for row in self._db.execute("SELECT id, sha256, idx, page, text, tokens, heading "
+            for row in self._db.execute("SELECT id, sha256, idx, page, text, tokens, heading, ocr "
                                         f"FROM chunks WHERE id IN ({marks})", part):
-                out[row[0]] = ChunkRecord(*row)
+                out[row[0]] = ChunkRecord(*row[:-1], bool(row[-1]))
         return out
 
     def chunk_count(self) -> int:

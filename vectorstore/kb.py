@@ -549,7 +549,8 @@ class KnowledgeBase:
                 with self.catalog.transaction():
                     for _, p, _ in fresh:
                         self.catalog.add_chunks(
-                            ChunkRecord(cid, p.sha, n, meta.get("page"), text, tok, meta.get("heading", ""))
+                            ChunkRecord(cid, p.sha, n, meta.get("page"), text, tok, meta.get("heading", ""),
+                                        bool(meta.get("ocr")))
                             for n, (cid, meta, text, tok) in enumerate(zip(p.ids, p.metadatas, p.texts, p.tokens)))
                 for i, p, superseded in fresh:
                     # Another document of this name from elsewhere: both are kept (a folder may
@@ -780,7 +781,7 @@ class KnowledgeBase:
             if chunk is None or chunk.sha256 not in ready:
                 continue
             hits.append(Hit(cid, ready[chunk.sha256].name, chunk.page, chunk.text, round(score, 6),
-                            chunk.sha256, chunk.idx, chunk.heading))
+                            chunk.sha256, chunk.idx, chunk.heading, chunk.ocr))
         return hits
 
     def close(self) -> None:

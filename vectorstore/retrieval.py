@@ -14,10 +14,12 @@ class Hit:
     sha256: str
     chunk_index: int
     heading: str = ""  # heading path of the passage ("" when the document has none); last: positional callers
+    ocr: bool = False  # the passage was read by text recognition (a scan or a picture)
 
     def to_json(self) -> dict:
         out = asdict(self)
-        return {k: out[k] for k in ("source", "page", "heading", "text", "score", "chunk_id")}
+        shown = ("source", "page", "heading", "text", "score", "chunk_id") + (("ocr",) if self.ocr else ())
+        return {k: out[k] for k in shown}
 
 
 def reciprocal_rank_fusion(rankings: list[list[str]], k: int = 60,

@@ -157,10 +157,31 @@ class ClaimChecker:
         if _language(sentence) != self._language[i]:
             # A translated answer shares no words with its passage: only its figures can show it.
             return 1.0 if holds_figures else 0.0
+        if holds_figures and not self._figures_in_context(sentence, figures, i):
+            return 0.0
         share = overlap(sentence, self.hits[i].text)
         if holds_figures and share >= MIN_OVERLAP_WITH_FIGURES:
             return 1.0 + share
         return share if share >= MIN_OVERLAP else 0.0
+
+
+    def _figures_in_context(self, sentence: str, figures: list[str], i: int) -> bool:
+        """Each figure stands in a line (a table row, a sentence) of the passage that shares a word
+        with the answer's sentence: "Finland's area is 42,951 km²" is not supported by the row
+        "Denmark 5.8 42,951 Copenhagen". Measured on the docs dev set (2026-12-02): the 1.5B model
+        took a figure from the wrong row of a table in 4 of 10 table questions."""
+        words = {u for u in text_units(sentence) if not any(ch.isdigit() for ch in u)}
+        if not words:
+            return True  # nothing but the figure to place ("六百元。")
+        lines = [line for line in _LINES.split(self.hits[i].text) if line.strip()]
+        for figure in figures:
+            holding = [line for line in lines if figure_in(figure, canonical(line))]
+            if holding and not any(words & text_units(line) for line in holding):
+                return False
+        return True
+
+
+_LINES = re.compile(r"\n|(?<=。)")  # table rows are lines; "; " separates a row's cells
 
 
 @dataclass

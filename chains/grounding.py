@@ -21,8 +21,8 @@ import re
 from vectorstore import Hit
 
 _CN_DIGITS = "零一二三四五六七八九"
-_UNITS = (r"个月|个工作日|工作日|日|天|年|周岁|岁|倍|万元|元|小时|分钟|周|%|次|人|项|公里|"
-          r"minutes?|hours?|days?|weeks?|months?|years?|characters?|times?|percent")
+_UNITS = (r"个月|个工作日|工作日|日|天|年|周岁|岁|倍|万元|元|小时|分钟|周|%|次|人|项|公里|户|家|名|位|股|件|份|台|辆|"
+          r"minutes?|hours?|days?|weeks?|months?|years?|characters?|times?|percent|people|persons|shares")
 NUMBER = re.compile(rf"(?:\d+(?:\.\d+)?|[零一二三四五六七八九十百千万]+)\s*(?:{_UNITS})(?![A-Za-z])", re.IGNORECASE)
 _MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 # Claims beyond numbers with units, matched after numbers are unified (so digits below 100,000
@@ -36,6 +36,7 @@ CLAIM = re.compile(
     rf"|每个?(?:年度|年|季度|月|周|星期|日)(?=[^，。；,;]{{0,6}}次)"
     rf"|\b(?:every|each)\s+(?:{_CN_NUM}\s+|other\s+)?(?:years?|months?|weeks?|days?|quarters?)\b"
     rf"|\b(?:annually|yearly|monthly|quarterly|weekly|daily)\b"
+    rf"|[$¥€£]\s*(?:\d+|{_CN_NUM})(?:\.\d+)?"
     rf"|\d+\.\d+|\d{{6,}}",
     re.IGNORECASE)
 
@@ -54,7 +55,7 @@ def chinese_numeral(n: int) -> str:
 
 def normalise_numbers(text: str) -> str:
     """Numbers in one form: Arabic integers below 100,000 as Chinese numerals, 两 as 二."""
-    text = re.sub(r"(?<![\d.])\d+(?![\d.])",
+    text = re.sub(r"(?<!\d)(?<!\d\.)\d+(?!\d|\.\d)",  # not a part of 3.5, but 3400. at a sentence end
                   lambda m: chinese_numeral(int(m.group())) if len(m.group()) < 6 else m.group(), text)
     text = re.sub(r"百分之([零一二三四五六七八九十点.]+)", r"\1%", text.replace("两", "二"))
     return text.replace("％", "%")
@@ -74,25 +75,29 @@ def canonical(text: str) -> str:
 
 
 def stated_numbers(answer: str, question: str = "") -> list[str]:
-    """The numbers with units the answer states that the question does not already contain."""
+    """The figures the answer states (numbers with units, exact numbers, dates, frequencies,
+    amounts of money) that the question does not already contain, in canonical form."""
     asked = canonical(question)
     unified = _unified(answer)
     found = [re.sub(r"\s+", "", m) for m in NUMBER.findall(unified)]
     # A claim inside a number with a unit (the 一.五 of 一.五万元) is not a second claim.
-    for match in CLAIM.findall(unified):
-        claim = re.sub(r"\s+", "", match)
+    # A number written with thousands separators (42,951) is a precise figure even without a unit.
+    precise = [canonical(m) for m in re.findall(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?:\.\d+)?", answer)]
+    for claim in [re.sub(r"\s+", "", m) for m in CLAIM.findall(unified)] + precise:
         if not any(claim in f for f in found):
             found.append(claim)
     return [n for n in dict.fromkeys(found) if n not in asked]
 
 
-_EXACT = re.compile(r"^-?(\d+\.\d+|\d{6,})")
+# A number precise enough to be found without its unit: a decimal, six digits and more, or a
+# Chinese numeral of four characters and more (七万九千零五十三, 三千四百).
+_EXACT = re.compile(r"^-?(\d+\.\d+|\d{6,}|[零一二三四五六七八九十百千万]{4,})")
 
 
 def figure_in(figure: str, canonical_text: str) -> bool:
-    """Whether a stated figure is in a passage (both canonical). An exact number (a decimal, or
-    six digits and more) also counts without its unit: tables put the unit in the header
-    ("营业收入（元）… 4,755,785.11"), the answer after the number ("4,755,785.11元")."""
+    """Whether a stated figure is in a passage (both canonical). A precise number also counts
+    without its unit: tables put the unit in the header ("营业收入（元）… 4,755,785.11",
+    "股东总数 79,053"), the answer after the number ("4,755,785.11元", "79,053户")."""
     if figure in canonical_text:
         return True
     exact = _EXACT.match(figure)

@@ -66,25 +66,33 @@ def neutralise(text: str, lang: str = "zh") -> str:
     return "".join(out)
 
 
-_PIECES = re.compile(r"(?<=[。！？!?；;\n])|(?<=[.]\s)")
+_PIECES = re.compile(r"(?<=[。！？!?\n])|(?<=[.]\s)")  # lines and sentences; a row stays whole
 
 
 def focus(text: str, question: str, budget: int | None) -> str:
     """The passage cut to the sentences (table rows, lines) that share the most words with the
-    question, kept in their order, within ``budget`` characters; "…" marks what was left out.
+    question (at least two thirds as many as the best one), kept in their order, within ``budget``
+    characters; "…" marks what was left out.
     The model reads fewer tokens (prefill is what the first word waits for on a CPU); the user
     still sees the whole passage as the source."""
     if budget is None or len(text) <= budget:
         return text
     pieces = [piece for piece in _PIECES.split(text) if piece.strip()]
     asked = text_units(question)
-    ranked = sorted(range(len(pieces)), key=lambda i: (-len(text_units(pieces[i]) & asked), i))
+    shared = [len(text_units(piece) & asked) for piece in pieces]
+    # Pieces that share clearly fewer words than the best one are not what was asked about.
+    floor = max(1, -(-2 * max(shared) // 3))
+    ranked = sorted((i for i in range(len(pieces)) if shared[i] >= floor), key=lambda i: (-shared[i], i))
+    # A short first line is usually what names the rest (a table's header row, an article's
+    # number): it goes first, so a kept row still says which column is which.
+    if len(pieces[0]) <= budget // 2:
+        ranked = [0] + [i for i in ranked if i != 0]
     keep, used = set(), 0
     for i in ranked:
         if used + len(pieces[i]) <= budget or not keep:
             keep.add(i)
             used += len(pieces[i])
-    out, previous = [], -1
+    out, previous = ([] if 0 in keep else ["…"]), -1
     for i in sorted(keep):
         if previous >= 0 and i != previous + 1:
             out.append("…")

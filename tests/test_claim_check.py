@@ -127,3 +127,29 @@ def test_a_long_passage_is_focused_on_the_sentences_the_question_is_about():
     assert focus(article, "任何问题", None) == article and focus("短段落。", "问题", 80) == "短段落。"
     prompt = grounded_prompt("员工严重失职，公司能直接辞退吗？", [hit(9, article)], "zh", passage_chars=80)
     assert "严重失职" in prompt and "试用期间" not in prompt
+
+
+def test_a_figure_from_another_row_of_a_table_does_not_support_the_sentence():
+    table = [hit(8, "Country Population (millions) Area (km2) Capital\nDenmark 5.8 42,951 Copenhagen\n"
+                    "Finland 5.5 338,424 Helsinki\nFrance 67.4 643,801 Paris")]
+    checker = ClaimChecker("What are Finland's population and area?", table)
+    assert checker.check("Finland's population is 5.5 million and its area is 338,424 km² [1].").ok
+    assert not checker.check("Finland's population is 5.5 million and its area is 42,951 km² [1].").ok
+    costs = [hit(9, "AOA sensor system test: 40 work-hours × $85 per hour = $3,400.\n"
+                    "Total cost per airplane: 90 work-hours × $85 per hour = $7,650.")]
+    checker = ClaimChecker("How much does the AOA sensor system test cost?", costs)
+    assert checker.check("The AOA sensor system test costs $3,400 [1].").ok
+    assert not checker.check("The AOA sensor system test costs $7,650 [1].").ok
+    shareholders = [hit(10, "报告期末普通股股东总数; 79,053\n前10名股东持股情况")]
+    checker = ClaimChecker("普通股股东一共有多少户？", shareholders)
+    assert checker.check("报告期末普通股股东总数为79,053户[1]。").ok
+    assert not checker.check("普通股股东一共有10户[1]。").ok
+
+
+def test_a_table_passage_is_focused_on_its_header_and_the_row_asked_about():
+    from chains.prompts import focus
+    rows = "\n".join(f"Team: T{i}; Location: L{i}; Stanley Cups: {i}" for i in range(30))
+    table = f"Team; Location; Stanley Cups\n{rows}\nTeam: Maple Leafs; Location: TOR; Stanley Cups: 13"
+    short = focus(table, "How many Stanley Cups have the Maple Leafs won?", 300)
+    assert short.startswith("Team; Location; Stanley Cups") and "Maple Leafs; Location: TOR; Stanley Cups: 13" in short
+    assert "T0;" not in short

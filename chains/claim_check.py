@@ -22,7 +22,7 @@ from typing import Iterable, Iterator
 
 from vectorstore import Hit
 
-from .grounding import canonical, figure_in, stated_numbers, text_units
+from .grounding import canonical, figure_in, numeral_part, stated_numbers, text_units, written_numbers
 
 # [1], and the variants small models write when they echo the instruction: [编号1] [资料 2].
 CITATION = re.compile(r"\s?\[(?:编号|资料|passage|source)?\s*(\d{1,2})\]", re.IGNORECASE)
@@ -137,7 +137,8 @@ class ClaimChecker:
         # 7 year fixed rate is 5.2%" restates the question's "7 year", and is a guess when no
         # passage has a 7 year rate. Only the new figures decide which passage supports it.
         body = CITATION.sub("", sentence)
-        missing = [f for f in stated_numbers(body) if not any(figure_in(f, c) for c in self._canonical)]
+        missing = [f for f in stated_numbers(body)
+                   if not any(self._holds(f, sentence, i) for i in range(len(self.hits)))]
         if missing:
             return Verdict(ok=False, missing=missing)
         figures = stated_numbers(body, self.question)
@@ -153,10 +154,15 @@ class ClaimChecker:
 
     def _support(self, sentence: str, figures: list[str], i: int) -> float:
         """> 0 when passage i supports the sentence (higher is better), else 0."""
-        holds_figures = bool(figures) and all(figure_in(f, self._canonical[i]) for f in figures)
+        holds_figures = bool(figures) and all(self._holds(f, sentence, i) for f in figures)
         if _language(sentence) != self._language[i]:
-            # A translated answer shares no words with its passage: only its figures can show it.
-            return 1.0 if holds_figures else 0.0
+            # A translated answer shares no words with its passage: only its numbers can show it
+            # ("157人死亡" from "157 people were killed", "nine tones" from "九个声调").
+            numbers = written_numbers(CITATION.sub("", sentence))
+            words = [u for u in text_units(sentence) if not any(ch.isdigit() for ch in u)]
+            if len(words) < 2:  # a bare "1" is no sentence to check
+                return 0.0
+            return 1.0 if numbers and all(n in self._canonical[i] for n in numbers) else 0.0
         if holds_figures and not self._figures_in_context(sentence, figures, i):
             return 0.0
         share = overlap(sentence, self.hits[i].text)
@@ -164,6 +170,13 @@ class ClaimChecker:
             return 1.0 + share
         return share if share >= MIN_OVERLAP else 0.0
 
+
+    def _holds(self, figure: str, sentence: str, i: int) -> bool:
+        """Passage i holds the figure; across languages its number is enough (人 / people)."""
+        if figure_in(figure, self._canonical[i]):
+            return True
+        number = numeral_part(figure)
+        return _language(sentence) != self._language[i] and bool(number) and number in self._canonical[i]
 
     def _figures_in_context(self, sentence: str, figures: list[str], i: int) -> bool:
         """Each figure stands in a line (a table row, a sentence) of the passage that shares a word

@@ -35,7 +35,7 @@ CLAIM = re.compile(
     rf"|每{_CN_NUM}个?(?:年|季度|月|周|星期|日|小时)"
     rf"|每个?(?:年度|年|季度|月|周|星期|日)(?=[^，。；,;]{{0,6}}次)"
     rf"|\b(?:every|each)\s+(?:{_CN_NUM}\s+|other\s+)?(?:years?|months?|weeks?|days?|quarters?)\b"
-    rf"|\b(?:annually|yearly|monthly|quarterly|weekly|daily)\b"
+    rf"|\b(?:annual|monthly|quarterly|weekly|daily)\b"
     rf"|[$¥€£]\s*(?:\d+|{_CN_NUM})(?:\.\d+)?"
     rf"|\d+\.\d+|\d{{6,}}",
     re.IGNORECASE)
@@ -61,12 +61,17 @@ def normalise_numbers(text: str) -> str:
     return text.replace("％", "%")
 
 
+_ANNUAL = re.compile(r"\b(?:yearly|annually|per annum)\b", re.IGNORECASE)
+_EN_NUMBERS = {w: str(n) for n, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
 _THOUSANDS = re.compile(r"(?<=\d)[,，](?=\d{3}(?!\d))")
 
 
 def _unified(text: str) -> str:
     text = _THOUSANDS.sub("", text)  # 4,755,785.11 and 4755785.11 are one number
     text = re.sub(r"(?<=\d)-(?=[A-Za-z])", " ", text)  # "7-year" and "7 year" are one claim
+    text = _ANNUAL.sub("annual", text)  # a "yearly fee" is the passage's "annual fee"
     return normalise_numbers(text).replace("天", "日").lower()
 
 
@@ -133,3 +138,19 @@ def text_units(text: str) -> set[str]:
         run = _NOT_WORD.sub("", run)
         units.update(run[i:i + 2] for i in range(len(run) - 1))
     return units
+
+
+_NUMERAL = re.compile(r"^-?(?:\d+(?:\.\d+)?|[零一二三四五六七八九十百千万]+)")
+
+
+def numeral_part(figure: str) -> str:
+    """The number of a canonical figure, without its unit ("一百五十七人" -> "一百五十七")."""
+    found = _NUMERAL.match(figure)
+    return found.group(0) if found else ""
+
+
+def written_numbers(text: str) -> list[str]:
+    """The numbers written in digits or as English words (nine, twelve) in a text, canonical:
+    what a translated answer and its passage can still be compared by."""
+    words = re.findall(r"\d[\d,]*(?:\.\d+)?|\b(?:" + "|".join(_EN_NUMBERS) + r")\b", text, re.IGNORECASE)
+    return [canonical(_EN_NUMBERS.get(w.lower(), w)) for w in words]

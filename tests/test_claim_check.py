@@ -153,3 +153,14 @@ def test_a_table_passage_is_focused_on_its_header_and_the_row_asked_about():
     short = focus(table, "How many Stanley Cups have the Maple Leafs won?", 300)
     assert short.startswith("Team; Location; Stanley Cups") and "Maple Leafs; Location: TOR; Stanley Cups: 13" in short
     assert "T0;" not in short
+
+
+def test_translated_answers_are_compared_by_their_numbers():
+    crash = [hit(11, "Ethiopian Airlines Flight 302 crashed; all 157 people on board were killed.")]
+    assert ClaimChecker("302航班空难造成了多少人遇难？", crash).check("埃塞俄比亚航空302航班空难造成了157人死亡[1]。").ok
+    assert not ClaimChecker("多少人遇难？", crash).check("空难造成了189人死亡[1]。").ok
+    tones = [hit(12, "粤语有九个声调，保留了入声。")]
+    assert ClaimChecker("How many tones does Cantonese have?", tones).check("Cantonese has nine tones [1].").ok
+    assert not ClaimChecker("How many tones?", tones).check("Cantonese has six tones [1].").ok
+    fees = [hit(13, "Wealth Package: annual package fee $395.")]
+    assert ClaimChecker("Is there a yearly fee?", fees).check("Yes, there is a yearly fee of $395 [1].").ok

@@ -71,7 +71,7 @@ class ChatSession:
         answer will be built from, as soon as they are found."""
         answer = answer if answer is not None else Answer(question)
         ticket = self.queue.join() if self.queue is not None else None
-        shown, answering = "", False
+        shown = ""
         try:
             start = time.perf_counter()
             if ticket is not None:
@@ -81,19 +81,19 @@ class ChatSession:
             answer.timings["queue_wait_s"] = time.perf_counter() - start
             if on_wait:
                 on_wait(0)
-            answering = True
             for piece in self._answer(question, answer, on_evidence):
                 shown += piece
                 yield piece
-        except GeneratorExit:
-            # Stopped by the user (or the page moved on): the model stops at once (the closed
-            # generators end it) and leaves the queue; what was shown is kept, marked stopped.
-            if answering:  # a question still waiting in line simply leaves it
-                answer.text, answer.stopped = shown.strip(), True
-                self._persist(question, answer)
-            raise
         except Exception:
             self._persist(question, answer, error=True)
+            raise
+        except BaseException:
+            # Stopped: the consumer closed the stream (GeneratorExit), or the page interrupted its
+            # own run (Streamlit's rerun on a click or a new question). The model stops at once
+            # (the closed generators end it) and the queue moves on; the question and what was
+            # shown of its answer are kept, marked stopped, so nothing the user asked is lost.
+            answer.text, answer.stopped = shown.strip(), True
+            self._persist(question, answer)
             raise
         finally:
             if ticket is not None:

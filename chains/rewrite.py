@@ -41,8 +41,8 @@ _QUESTION_WORDS = {
                      r"should|would|will|must|may|has|have|had)\b", re.IGNORECASE),
 }
 # The words that only mark a follow-up ("那…呢？", "what about"), not part of what it adds.
-_FOLLOW_UP_WORDS = re.compile(r"^\s*(那么|那|如果是|如果|要是|假如)|呢?\s*[？?。!！]*\s*$|^\s*(and|what about|how about)\b",
-                              re.IGNORECASE)
+_FOLLOW_UP_WORDS = re.compile(r"^\s*(那么|那|如果是|如果|要是|假如|还有|是)+|呢?\s*[？?。!！]*\s*$"
+                              r"|^\s*(and|what about|how about)\b", re.IGNORECASE)
 MAX_ANSWER_CHARS = 100  # of each earlier answer shown to the rewriter: the topic, not the details
 
 

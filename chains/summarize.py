@@ -52,6 +52,8 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 
 
+_SENTENCE_ENDS = re.compile(r"(?<=[。！？!?；;\n])|(?<=[.]\s)")
+
 class DocumentNotFound(KnowledgeBaseError):
     """The file asked for is not in the knowledge base."""
 
@@ -280,9 +282,10 @@ class Summarizer:
 
     def _pack(self, texts: list[str]) -> list[str]:
         """Consecutive texts joined into groups of at most ``budget`` tokens (a text longer
-        than the budget is cut first)."""
+        than the budget is cut first: at sentence ends, and only a sentence still too long
+        is cut by length). Chunks can hold a whole article or section, longer than a step."""
         items: list[tuple[str, int]] = []
-        for text in texts:
+        for text in self._sentences_within_budget(texts):
             tokens = self.count(text)
             if tokens <= self.budget:
                 items.append((text, tokens))
@@ -302,6 +305,15 @@ class Summarizer:
                 groups.append([text])
                 used = tokens
         return ["\n".join(g) for g in groups]
+
+    def _sentences_within_budget(self, texts: list[str]) -> list[str]:
+        out: list[str] = []
+        for text in texts:
+            if self.count(text) <= self.budget:
+                out.append(text)
+            else:
+                out += [s.strip() for s in _SENTENCE_ENDS.split(text) if s.strip()]
+        return out
 
     def _reduce(self, file: str, partials: list[str], lang: str, summary: Summary) -> str:
         """Merge partial summaries until they fit one call; returns that final call's prompt."""

@@ -52,9 +52,18 @@ def sentence_spans(text: str) -> list[Span]:
     spans: list[Span] = []
     for line_start, line_end in _line_spans(text):
         line = text[line_start:line_end]
-        for start, end in _pieces_from_cuts(line, _cut_points(line)):
+        pieces = _pieces_from_cuts(line, _cut_points(line))
+        for n, (start, end) in enumerate(pieces):
+            # "2." of "2. Passwords. …" is a list number, not a sentence: it opens the next one
+            # (a chunk must not end with the number of the item the next chunk holds).
+            if spans and spans[-1][0] >= line_start and _LIST_NUMBER.match(text[spans[-1][0]:spans[-1][1]]):
+                spans[-1] = (spans[-1][0], line_start + end)
+                continue
             spans.append((line_start + start, line_start + end))
     return spans
+
+
+_LIST_NUMBER = re.compile(r"^\s*(\d+(\.\d+)*[.、)）]?|[（(][一二三四五六七八九十\d]+[)）]|[一二三四五六七八九十]+、)\s*$")
 
 
 def cut_long_span(text: str, span: Span, max_chars: int) -> list[Span]:

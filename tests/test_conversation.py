@@ -324,7 +324,7 @@ def test_cli_ask_with_history_prints_the_standalone_question(tmp_path):
     out = docchat(home, "ask", "--history", str(history), "--json", "那如果是去北京呢？")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
-    assert set(result) == {"answer", "sources", "refused", "timings", "standalone_question"}
+    assert set(result) == {"answer", "sources", "refused", "timings", "standalone_question", "evidence"}
     assert isinstance(result["standalone_question"], str) and result["standalone_question"]
     assert "rewrite_s" in result["timings"] and result["timings"]["rewrite_s"] > 0
     # The 0.5B model may answer (citing the expense policy) or, not knowing that 北京 is a

@@ -185,8 +185,9 @@ def ingest_docchat(files: list[str], embeddings, model: str, clock: StageClock, 
     from vectorstore.kb import KBConfig, KnowledgeBase
 
     timed = timed_embeddings(embeddings, clock, interleave)
-    # load_file, tokenize and file_sha256 are module globals of vectorstore.kb: time them there.
-    with patched(kb_module, "load_file", clock.wrap("parse", kb_module.load_file)), \
+    # parse_in_worker (load_file in a worker process), tokenize and file_sha256 are module
+    # globals of vectorstore.kb: time them there.
+    with patched(kb_module, "parse_in_worker", clock.wrap("parse", kb_module.parse_in_worker)), \
          patched(kb_module, "tokenize", clock.wrap("tokenize", kb_module.tokenize)), \
          patched(kb_module, "file_sha256", clock.wrap("hash", kb_module.file_sha256)):
         with clock.stage("open"):

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from test_ui_browser import ask, go_to, page, screenshot_on_failure, server, wait_idle  # noqa: F401
 
+# Only the live answer inside the last chat message: during a rerun Streamlit keeps the previous
+# run's elements on screen (stale) until they are replaced, and those belong to earlier answers.
 RECORD = """() => {
   window.__seen = [];
   const note = () => {
-    const live = document.querySelectorAll('.st-key-live_answer');
-    if (live.length) window.__seen.push(live[live.length - 1].innerText);
+    const messages = document.querySelectorAll('[data-testid=stChatMessage]');
+    if (!messages.length) return;
+    const live = messages[messages.length - 1].querySelector('.st-key-live_answer');
+    if (live) window.__seen.push(live.innerText);
   };
   new MutationObserver(note).observe(document.body, {subtree: true, childList: true, characterData: true});
 }"""

@@ -396,13 +396,21 @@ def section_answers(results: Path) -> list[str]:
     return lines
 
 
-def section_docs(docs: dict | None) -> list[str]:
+def section_docs(results: Path) -> list[str]:
     """Real documents (../shared/corpus) and their dev questions: DocChat against the naive
-    LangChain pipeline with the same model in the same run (bench/eval_docs.py)."""
+    LangChain pipeline with the same model in the same run (bench/eval_docs.py); one block per
+    eval_docs*.json (a run of DocChat alone is kept beside the last full one)."""
     lines = ["## Answers about real documents: DocChat vs a naive LangChain pipeline, same model, same run", ""]
-    if not docs or not docs.get("pipelines"):
+    runs = [d for d in (load(results, f.name) for f in sorted(results.glob("eval_docs*.json"))) if d and d.get("pipelines")]
+    if not runs:
         return lines + ["Not run yet (`.venv/bin/python -m bench.eval_docs`).", ""]
-    lines += [provenance(docs, "bench.eval_docs"), "",
+    for docs in runs:
+        lines += _docs_run(docs)
+    return lines
+
+
+def _docs_run(docs: dict) -> list[str]:
+    lines = [provenance(docs, "bench.eval_docs"), "",
               f"{docs.get('files')} corpus files in one knowledge base; model {docs.get('model')}, "
               f"{docs.get('max_new_tokens')} new tokens at most; questions: {docs.get('questions')}.", ""]
     goals = {"key_facts": ">= 0.70", "right_file_cited": ">= 0.90", "refused_answerable": "<= 0.10",
@@ -536,7 +544,7 @@ def build(results: Path = RESULTS, out: Path = DEFAULT_OUT, img: Path = DEFAULT_
     if chart:
         lines += [f"![Recall by retrieval set-up]({os.path.relpath(chart, out.parent)})", ""]
     lines += section_answers(results)
-    lines += section_docs(load(results, "eval_docs.json"))
+    lines += section_docs(results)
     lines += section_ingest(ing)
     lines += section_llm(llm)
     lines += section_chunking(results)

@@ -152,8 +152,7 @@ def _stream_answer(session: ChatSession, question: str, lang: str) -> Answer:
     """Streams the answer into the page. Not st.write_stream: that renders each partial text
     as raw markdown, and every partial text must pass through safe_markdown first."""
     answer = Answer(question)
-    # Keyed so the browser test can watch every text this answer ever shows (never taken back).
-    waiting = st.container(key="live_answer").empty()
+    waiting = st.empty()
 
     def on_wait(ahead: int) -> None:
         if ahead:
@@ -174,12 +173,14 @@ def _stream_answer(session: ChatSession, question: str, lang: str) -> Answer:
 
     # Any click (this button, another question) reruns the page, which stops this script at its
     # next st call; closing the stream then stops the model and keeps the turn, marked stopped.
-    st.button(t("stop", lang), key="stop_answer", icon=":material/stop_circle:")
+    stop = st.empty()
+    stop.button(t("stop", lang), key="stop_answer", icon=":material/stop_circle:")
     text = ""
     with closing(session.stream(question, answer, on_wait=on_wait, on_evidence=on_evidence)) as pieces:
         for piece in pieces:
             text += piece  # each piece was checked before it came (chains/claim_check.py)
             waiting.markdown(safe_markdown(text) + CURSOR)
     waiting.markdown(safe_markdown(answer.text or text))
+    stop.empty()
     evidence.empty()  # the sources the answer cites follow below it
     return answer

@@ -104,7 +104,9 @@ def _warm_up(home: str, backend: str, kb_name: str) -> dict:
     def load() -> None:
         try:
             from docchat.factory import open_kb as open_kb_
-            open_kb_(kb_name, s).close()  # the embedding model is shared per process
+            # The embedding model loads with the knowledge base and is shared per process; read
+            # only, so warming up never repairs or re-embeds anything (the next writer does).
+            open_kb_(kb_name, s, read_only=True).close()
             if backend == "gguf":  # its weights are shared per process; others load per object
                 from llm.factory import make_llm
                 make_llm(s, llm=backend).load()

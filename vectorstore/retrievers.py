@@ -38,9 +38,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict, Field
 
 from .retrieval import Hit, reciprocal_rank_fusion
@@ -109,8 +110,8 @@ class HybridRetriever(BaseRetriever):
     rerank_pool: int = 20  # fused candidates the reranker reorders before the top-k cut
 
     # --- public ----------------------------------------------------------------------------
-    def retrieve_hits(self, query: str) -> list[Hit]:
-        return [hit for hit, _ in self._passages(query)]
+    def retrieve_hits(self, query: str, k: int | None = None) -> list[Hit]:
+        return [hit for hit, _ in self._passages(query, k)]
 
     def floor_evidence(self, query: str) -> tuple[float | None, bool]:
         """(cosine similarity of the closest chunk or None, whether any keyword matches)."""
@@ -125,22 +126,32 @@ class HybridRetriever(BaseRetriever):
         bar = self.min_score if any_keyword_hit else max(self.min_score, self.min_score_without_keywords)
         return best_dense < bar
 
-    def _get_relevant_documents(self, query: str, *,
-                                run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        return [to_document(hit, window) for hit, window in self._passages(query)]
+    # ``k`` in the signature makes LangChain pass ``invoke(query, k=...)`` through: it limits
+    # this call's results, as LangChain's retrievers do.
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
+                                k: int | None = None) -> list[Document]:
+        return [to_document(hit, window) for hit, window in self._passages(query, k)]
+
+    async def _aget_relevant_documents(self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun,
+                                       k: int | None = None) -> list[Document]:
+        return await run_in_executor(None, self._get_relevant_documents, query,
+                                     run_manager=run_manager.get_sync(), k=k)
 
     # --- steps -----------------------------------------------------------------------------
-    def _passages(self, query: str) -> list[tuple[Hit, list[str]]]:
+    def _passages(self, query: str, k: int | None = None) -> list[tuple[Hit, list[str]]]:
+        k = self.k if k is None else k
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
         if not query.strip():
             return []
         # Extra candidates: with expansion, hits already inside a better passage are skipped.
-        want = self.k * (2 if self.expand else 1)
+        want = k * (2 if self.expand else 1)
         hits = self.candidates(query, want)
         if not hits:
             return []
         if not self.expand:
-            return [(hit, [hit.chunk_id]) for hit in hits[: self.k]]
-        return self._expand(hits)
+            return [(hit, [hit.chunk_id]) for hit in hits[:k]]
+        return self._expand(hits, k)
 
     def candidates(self, query: str, k: int) -> list[Hit]:
         """Fused candidates, best first; [] when the floor says the question is off-topic."""
@@ -180,7 +191,7 @@ class HybridRetriever(BaseRetriever):
             return hits[:k]
         return list(self.reranker.rerank(query, hits))[:k]
 
-    def _expand(self, hits: list[Hit]) -> list[tuple[Hit, list[str]]]:
+    def _expand(self, hits: list[Hit], k: int) -> list[tuple[Hit, list[str]]]:
         """Each hit widened by its neighbours of the same page; hits already covered skipped."""
         wanted = [f"{h.sha256}:{i}" for h in hits
                   for i in range(max(0, h.chunk_index - self.expand), h.chunk_index + self.expand + 1)]
@@ -201,7 +212,7 @@ class HybridRetriever(BaseRetriever):
                 passage, ids = hit, [hit.chunk_id]
             covered.update(ids)
             out.append((passage, ids))
-            if len(out) == self.k:
+            if len(out) == k:
                 break
         return out
 

@@ -102,6 +102,8 @@ class ConversationStore:
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         db.execute("PRAGMA foreign_keys=ON")
+        # A deleted conversation is gone for good: its text is overwritten, not left in free pages.
+        db.execute("PRAGMA secure_delete=ON")
         return db
 
     @contextmanager
@@ -147,10 +149,22 @@ class ConversationStore:
                        (turn.created, row[0] or title_of(question), conv_id))
         return turn
 
+    def rename(self, conv_id: str, title: str) -> None:
+        """A title chosen by its owner (kept as given, up to 200 characters)."""
+        title = " ".join(title.split())[:200]
+        with self._write() as db:
+            if db.execute("UPDATE conversations SET title=? WHERE id=?", (title, conv_id)).rowcount == 0:
+                raise ConversationNotFound(conv_id)
+
     def delete(self, conv_id: str) -> bool:
         with self._write() as db:
             db.execute("DELETE FROM turns WHERE conversation_id=?", (conv_id,))
-            return db.execute("DELETE FROM conversations WHERE id=?", (conv_id,)).rowcount > 0
+            deleted = db.execute("DELETE FROM conversations WHERE id=?", (conv_id,)).rowcount > 0
+        # The write-ahead log still holds the old pages until a checkpoint: write them back now
+        # (best effort: a reader in the middle of a read only delays it to the next one).
+        with closing(self._connect()) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return deleted
 
     # --- reads ----------------------------------------------------------------------------
     def get(self, conv_id: str) -> Conversation:

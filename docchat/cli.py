@@ -27,10 +27,36 @@ def _print_json(obj) -> None:
     sys.stdout.write("\n")
 
 
+def _acting_user(args):
+    """With accounts on: the user named by --user (or DOCCHAT_USER), whose knowledge-base
+    permissions and conversations apply; None: the machine's operator, who can read DOCCHAT_HOME
+    anyway. Accounts off: always None."""
+    settings = get_settings()
+    name = getattr(args, "user", None) or settings.user
+    if not name:
+        return None
+    if not settings.accounts:
+        print("注意：账户功能未开启（DOCCHAT_ACCOUNTS=1），--user 不起作用。" if settings.lang == "zh" else
+              "Note: accounts are off (DOCCHAT_ACCOUNTS=1), so --user changes nothing.", file=sys.stderr)
+        return None
+    from .factory import account_store
+    user = account_store(settings).get_user(name)
+    if user is None:
+        from .accounts import AccountStore
+        raise AccountStore.unknown(name)
+    return user
+
+
 def _kb(args, read_only: bool = False):
     """``read_only`` for commands that only read: they never repair (re-embed) anything, only
-    say that a repair is pending, which the next writer (ingest, the page) does."""
-    from .factory import open_kb
+    say that a repair is pending, which the next writer (ingest, the page) does. With --user,
+    a knowledge base that user may not read (or, to write, change) is never opened."""
+    from .factory import kb_access, open_kb
+    user = _acting_user(args)
+    if user is not None:
+        access = kb_access()
+        name = args.kb or get_settings().kb
+        access.check_read(user, name) if read_only else access.check_change(user, name)
     kb = open_kb(args.kb, read_only=read_only)
     if read_only and kb.pending_repair:
         lang = get_settings().lang
@@ -134,18 +160,26 @@ def cmd_reindex(args) -> int:
 def cmd_kbs(args) -> int:
     from vectorstore import delete_knowledge_base, list_knowledge_bases
 
-    from .factory import kb_config, open_kb
+    from .factory import kb_access, kb_config, open_kb
     settings = get_settings()
+    user = _acting_user(args)
     if args.action == "list":
-        for name in list_knowledge_bases(settings.home):
+        names = list_knowledge_bases(settings.home)
+        for name in kb_access().readable(user, names) if user is not None else names:
             print(_plain(name))
-    elif args.action == "create":
+        return 0
+    if user is not None and not user.is_admin:
+        from .accounts import AccountError
+        raise AccountError("只有管理员可以创建或删除知识库。", "Only administrators may create or delete knowledge bases.")
+    if args.action == "create":
         open_kb(args.name).close()
         print(f"created '{args.name}'")
     elif args.action == "delete":
         if not delete_knowledge_base(args.name, kb_config(settings)):
             print(f"no knowledge base named '{args.name}'", file=sys.stderr)
             return 1
+        if settings.accounts:
+            kb_access().forget(args.name)  # a new one of that name starts with the default rule
         print(f"deleted '{args.name}'")
     return 0
 
@@ -272,17 +306,22 @@ def cmd_chat(args) -> int:
     from chains.chat_session import ChatSession
     from chains.conversations import ConversationStore
     from chains.grounded_answer import Answer
+    from chains.conversations import ConversationNotFound
     store = ConversationStore.at_home(get_settings().home)
+    user = _acting_user(args)
+    owner = user.name if user is not None else None
     if args.list:
-        return _list_conversations(store, args.kb)
+        return _list_conversations(store, args.kb, owner)
     if args.conversation:
         conv = store.get(args.conversation)  # ConversationNotFound: one sentence, exit 1
+        if user is not None and conv.owner != owner:
+            raise ConversationNotFound(args.conversation)  # another user's: as if it did not exist
         args.kb = conv.kb  # a conversation continues on the knowledge base it was held with
         for turn in conv.turns:
             print(f"\n> {turn.question}\n{turn.answer}")
     kb = _kb(args, read_only=True)
     session = ChatSession(kb, _llm(args), store=store, conversation_id=args.conversation, k=args.k,
-                          reranker=_reranker())
+                          reranker=_reranker(), owner=owner)
     print(f"DocChat on '{kb.name}': ask about your documents (Ctrl-D to leave).")
     try:
         while True:
@@ -304,17 +343,91 @@ def cmd_chat(args) -> int:
                   f"{session.conversation_id} to continue)", file=sys.stderr)
 
 
-def _list_conversations(store, kb: str | None) -> int:
+def _list_conversations(store, kb: str | None, owner: str | None = None) -> int:
     import time
-    for conv in store.list(kb=kb):
+    for conv in store.list(kb=kb, owner=owner):
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(conv.updated))
         print(_plain(f"{conv.id}  {when}  {conv.kb:<12} {conv.n_turns:>3} turns  {conv.title}"))
+    return 0
+
+
+def _read_password(prompt: str) -> str:
+    """From the terminal (asked twice, not echoed), or the first line of standard input."""
+    if sys.stdin.isatty():
+        import getpass
+        first = getpass.getpass(prompt)
+        if getpass.getpass("again / 再输入一次: ") != first:
+            from .accounts import AccountError
+            raise AccountError("两次输入的密码不一致。", "The two passwords differ.")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _admin_only(args) -> None:
+    user = _acting_user(args)
+    if user is not None and not user.is_admin:
+        from .accounts import AccountError
+        raise AccountError("只有管理员可以管理用户和权限。", "Only administrators may manage users and permissions.")
+
+
+def cmd_users(args) -> int:
+    """Accounts (DOCCHAT_ACCOUNTS=1): add, list, remove, passwd. Passwords come from standard
+    input, never from the command line (where other users of the machine could see them)."""
+    import time
+
+    from .factory import account_store
+    settings = get_settings()
+    _admin_only(args)
+    store = account_store(settings)
+    if args.action == "list":
+        for u in store.users():
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(u.created))
+            print(_plain(f"{u.name:<24} {u.role:<7} {when}"))
+        return 0
+    if not args.name:
+        print(f"docchat users {args.action} needs a NAME", file=sys.stderr)
+        return 2
+    if args.action == "add":
+        user = store.add_user(args.name, _read_password("password / 密码: "), admin=args.admin)
+        print(_plain(f"added {user.name} ({user.role})"))
+        if not settings.accounts:
+            print("账户功能尚未开启：设置 DOCCHAT_ACCOUNTS=1 后，网页才要求登录。" if settings.lang == "zh" else
+                  "Accounts are off: set DOCCHAT_ACCOUNTS=1 for the page to ask people to sign in.",
+                  file=sys.stderr)
+    elif args.action == "remove":
+        if not store.remove_user(args.name):
+            raise store.unknown(args.name)
+        print(_plain(f"removed {args.name}"))
+    elif args.action == "passwd":
+        if store.get_user(args.name) is None:
+            raise store.unknown(args.name)
+        store.set_password(args.name, _read_password("new password / 新密码: "))
+        print(_plain(f"new password set for {args.name}; their open sessions ended"))
+    return 0
+
+
+def cmd_access(args) -> int:
+    """Who may read / change a knowledge base: shown, or set with --read / --change."""
+    from .factory import kb_access
+    from .kb_access import EVERYONE
+    _admin_only(args)
+    access = kb_access()
+    rule = access.rule(args.kb_name)
+    if args.read is not None or args.change is not None:
+        split = lambda text: [n.strip() for n in text.split(",") if n.strip()]  # noqa: E731
+        rule = access.set_rule(args.kb_name, split(args.read) if args.read is not None else rule.readers,
+                               split(args.change) if args.change is not None else rule.writers)
+    show = lambda names: ", ".join("everyone" if n == EVERYONE else n for n in names) or "administrators only"  # noqa: E731
+    print(_plain(f"{args.kb_name}: read: {show(rule.readers)}; change: {show(rule.writers)}"))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="docchat", description="Chat with your documents.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    parser.add_argument("--user", default=None,
+                        help="with accounts on: act as this user (only the knowledge bases and "
+                             "conversations they may see); default DOCCHAT_USER")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_kb(p):
@@ -383,6 +496,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None, help="port (default: DOCCHAT_SERVER_PORT, 8501)")
     p.set_defaults(func=cmd_serve)
 
+    p = sub.add_parser("users", help="accounts: add NAME [--admin] | list | remove NAME | passwd NAME "
+                                     "(the password is read from standard input)")
+    p.add_argument("action", choices=["add", "list", "remove", "passwd"])
+    p.add_argument("name", nargs="?")
+    p.add_argument("--admin", action="store_true", help="add: an administrator")
+    p.set_defaults(func=cmd_users)
+
+    p = sub.add_parser("access", help="show or set who may read / change a knowledge base")
+    p.add_argument("kb_name", metavar="KB")
+    p.add_argument("--read", metavar="USERS", help="comma-separated names, '*' for everyone, '' for nobody")
+    p.add_argument("--change", metavar="USERS", help="comma-separated names, '*' for everyone, '' for admins only")
+    p.set_defaults(func=cmd_access)
+
     p = sub.add_parser("kbs", help="list, create or delete knowledge bases")
     p.add_argument("action", choices=["list", "create", "delete"])
     p.add_argument("name", nargs="?")
@@ -405,10 +531,14 @@ def main(argv: list[str] | None = None) -> int:
     from llm.gguf import PromptTooLong
     from vectorstore import KnowledgeBaseError, WriterBusy
     from vectorstore.rerank import RerankerError
+
+    from .accounts import AccountError
+    from .kb_access import AccessDenied
     try:
         return args.func(args)
     except (KnowledgeBaseError, WriterBusy, ModelSetupError, BackendUnavailable, PromptTooLong,
-            UnknownBackend, HistoryFileError, ConversationNotFound, RerankerError) as err:
+            UnknownBackend, HistoryFileError, ConversationNotFound, RerankerError, AccountError,
+            AccessDenied) as err:
         # Problems a user can fix: one plain sentence, no traceback.
         msg = err.message(get_settings().lang) if hasattr(err, "message") else str(err)
         print(msg, file=sys.stderr)

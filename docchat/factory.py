@@ -32,3 +32,23 @@ def open_kb(name: str | None = None, settings: Settings | None = None, *,
     re-embed anything, only report a pending repair (KnowledgeBase.pending_repair)."""
     s = settings or get_settings()
     return KnowledgeBase(name or s.kb, kb_config(s), read_only=read_only)
+
+
+def account_store(settings: Settings | None = None):
+    """Users, sign-in sessions and the failed-login limits (used when DOCCHAT_ACCOUNTS=1)."""
+    from .accounts import AccountStore
+    s = settings or get_settings()
+    return AccountStore.at_home(s.home, max_failures_user=s.login_max_failures,
+                                max_failures_address=s.login_max_failures_address,
+                                window_s=s.login_window_minutes * 60, session_idle_s=s.session_minutes * 60)
+
+
+def kb_access(settings: Settings | None = None):
+    """Who may read and change each knowledge base (enforced when DOCCHAT_ACCOUNTS=1)."""
+    from .kb_access import KBAccess
+    return KBAccess.at_home((settings or get_settings()).home)
+
+
+def feedback_store(settings: Settings | None = None):
+    from .feedback import FeedbackStore
+    return FeedbackStore.at_home((settings or get_settings()).home)

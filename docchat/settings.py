@@ -34,6 +34,13 @@ class Settings(BaseSettings):
         None, alias="DOCCHAT_MODELS_DIR", description="model cache, when not <home>/models")
     lang: Literal["zh", "en"] = Field("zh", description="language of messages shown to people")
     ui_password: str | None = Field(None, description="web page password for LAN demos; off when unset")
+    # Accounts (issue 14): off by default, so the single-user demo stays one command.
+    accounts: bool = Field(False, description="1: people sign in with their own name and password (docchat users add)")
+    session_minutes: float = Field(480.0, gt=0, description="a signed-in page unused this long signs out")
+    login_max_failures: int = Field(5, ge=1, description="wrong passwords per user name before it must wait")
+    login_max_failures_address: int = Field(20, ge=1, description="wrong passwords per network address before it must wait")
+    login_window_minutes: float = Field(15.0, gt=0, description="how long a wrong password counts against the limits")
+    user: str | None = Field(None, description="CLI: act as this user (their knowledge-base permissions and conversations)")
     # `docchat serve` binds here whatever the working directory (0.0.0.0 opens it to the LAN).
     server_address: str = Field("127.0.0.1", description="address the web page listens on")
     server_port: int = Field(8501, ge=1, le=65535, description="port the web page listens on")

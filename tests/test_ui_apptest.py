@@ -34,6 +34,11 @@ def ask(at: AppTest, question: str) -> AppTest:
     return at.chat_input(key="question").set_value(question).run()
 
 
+def title(label: str) -> str:
+    """A listed conversation's title: its button shows the title, then ' :gray[· time]'."""
+    return label.split(" :gray[")[0]
+
+
 def last_sources_label(at: AppTest) -> str:
     """The sources line under the latest answer ("" when it cites nothing)."""
     last = [m for m in at.chat_message if m.name == "assistant"][-1]
@@ -63,6 +68,10 @@ def test_upload_ask_delete_and_the_deleted_file_is_no_longer_cited(app_env):
     at.radio(key="page").set_value("kb").run()
     at.selectbox(key="doc_to_delete").set_value(PDF.name).run()
     at.button(key="delete_doc").click().run()
+    # Nothing is deleted before the user confirms it.
+    assert sorted(at.dataframe[0].value.iloc[:, 0].tolist()) == sorted([PDF.name, DOCX.name])
+    assert any(PDF.name in w.value and "cannot be undone" in w.value for w in at.warning)
+    at.button(key="delete_doc_yes").click().run()
     assert not at.exception
     assert at.dataframe[0].value.iloc[:, 0].tolist() == [DOCX.name]
 
@@ -197,7 +206,7 @@ def test_a_conversation_persists_and_is_reopened_from_a_new_session(app_env):
     # The sidebar lists the new conversation right after its first answer, highlighted as the
     # current one (AppTest's Button.type is the element kind; the button's own type is in proto).
     listed = [b for b in at.sidebar.button if b.key.startswith("conv_")]
-    assert [(b.label, b.proto.type) for b in listed] == [("How long must passwords be?", "primary")]
+    assert [(title(b.label), b.proto.type) for b in listed] == [("How long must passwords be?", "primary")]
     ask(at, "And how often must they be changed?")  # a follow-up: same conversation
     assert not at.exception
     (conv,) = ConversationStore.at_home(app_env).list()
@@ -209,7 +218,7 @@ def test_a_conversation_persists_and_is_reopened_from_a_new_session(app_env):
     fresh = start("chat")  # another browser session, as after closing the tab or restarting the app
     assert not fresh.chat_message  # it starts a new conversation...
     past = [b for b in fresh.sidebar.button if b.key.startswith("conv_")]
-    assert [b.label for b in past] == ["How long must passwords be?"]  # ...and lists the old one
+    assert [title(b.label) for b in past] == ["How long must passwords be?"]  # ...and lists the old one
     past[0].click().run()
     assert not fresh.exception
     shown = [(m.name, m.markdown[0].value) for m in fresh.chat_message]

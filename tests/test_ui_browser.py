@@ -149,6 +149,7 @@ def _upload_ask_delete(pg):
     pg.get_by_role("option", name=PDF.name).click()
     wait_idle(pg)
     pg.get_by_role("button", name="Delete the chosen document").click()
+    pg.get_by_role("button", name="Yes, delete it").click()  # deleting is asked once more
     pg.get_by_text(f"Removed from the knowledge base: {PDF.name}").wait_for()
     wait_idle(pg)
 

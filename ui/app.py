@@ -12,7 +12,8 @@ if str(_ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from ui import auth, chat_page, kb_page, sidebar, state  # noqa: E402
+from ui import admin_page, auth, chat_page, conversations, kb_page, sidebar, state  # noqa: E402
+from ui.i18n import t  # noqa: E402
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -22,14 +23,21 @@ def main() -> None:
     state.init_session()
     s = st.session_state
     if not auth.signed_in(s.lang):
+        state.remember_in_url()
         return
+    conversations.restore_from_url()  # ?c=<id>: the conversation open before a reload
     # Requests to switch knowledge base are applied before its selectbox is drawn.
     if "switch_kb" in s:
         s.kb_name = s.pop("switch_kb")
     page = sidebar.render()
+    state.remember_in_url()
     if "flash" in s:
         st.success(s.pop("flash"), icon="✅")
-    if page == "kb":
+    if page == "admin":
+        admin_page.render()
+    elif s.kb_name is None:  # accounts on, and no knowledge base is open to this user
+        st.info(t("no_kb_for_you", s.lang), icon="🔒")
+    elif page == "kb":
         kb_page.render()
     else:
         chat_page.render_sidebar()

@@ -1,16 +1,24 @@
-"""Optional password for demos on a LAN; off unless one is set.
+"""Who may use the page.
 
-Read from Streamlit secrets (`.streamlit/secrets.toml`: password = "...") or
-`settings.ui_password` (DOCCHAT_UI_PASSWORD). No password set: the page is open,
-which is right for the default bind address 127.0.0.1."""
+With accounts (DOCCHAT_ACCOUNTS=1, issue 14): a sign-in form with user name and password;
+nothing else of the app is drawn before it is passed. The session is kept server-side
+(docchat/accounts.py): it ends when unused for DOCCHAT_SESSION_MINUTES, when its user signs
+out, is removed or gets a new password. Failed tries are limited per name and per address, and
+the form says when to try again.
+
+Without accounts: an optional shared password for demos on a LAN, off unless one is set, read
+from Streamlit secrets (`.streamlit/secrets.toml`: password = "...") or `settings.ui_password`
+(DOCCHAT_UI_PASSWORD). No password set: the page is open, which is right for the default bind
+address 127.0.0.1."""
 from __future__ import annotations
 
 import hmac
+import time
 
 import streamlit as st
 
 from . import state
-from .i18n import t
+from .i18n import LANGS, t
 
 
 def configured_password() -> str | None:
@@ -22,7 +30,9 @@ def configured_password() -> str | None:
 
 
 def signed_in(lang: str) -> bool:
-    """True when no password is set or this session gave it; otherwise draws the sign-in form."""
+    """True when this session may see the app; otherwise draws the sign-in form."""
+    if state.accounts_on():
+        return _account_signed_in(lang)
     password = configured_password()
     if not password or st.session_state.get("signed_in"):
         return True
@@ -35,3 +45,51 @@ def signed_in(lang: str) -> bool:
                 st.rerun()
             st.error(t("wrong_password", lang), icon="⚠️")
     return False
+
+
+def _address() -> str | None:
+    try:
+        return st.context.ip_address
+    except Exception:  # noqa: BLE001 - not known (e.g. AppTest): only the per-name limit applies
+        return None
+
+
+def _account_signed_in(lang: str) -> bool:
+    s = st.session_state
+    store = state.accounts()
+    token = s.get("session_token")
+    user = store.session_user(token)
+    if user is not None:
+        s.user = user
+        return True
+    ended = token is not None
+    s.pop("session_token", None)
+    s.pop("user", None)
+    st.radio(t("language", lang), list(LANGS), key="lang", horizontal=True, format_func=LANGS.get)
+    if ended:
+        st.info(t("session_ended", lang), icon="🔒")
+    if not store.users():
+        st.warning(t("no_accounts_yet", lang), icon="👤")
+    with st.form("login"):
+        st.subheader(t("login_title", lang))
+        name = st.text_input(t("username", lang), key="login_name")
+        password = st.text_input(t("password", lang), type="password", key="login_password")
+        if st.form_submit_button(t("login_button", lang)):
+            result = store.login(name, password, _address())
+            if result.ok:
+                s.session_token = store.start_session(result.user)
+                s.user = result.user
+                st.rerun()
+            elif result.retry_at is not None:
+                minutes = max(1, round((result.retry_at - time.time()) / 60))
+                st.error(t("login_locked", lang, minutes=minutes,
+                           at=time.strftime("%H:%M", time.localtime(result.retry_at))), icon="⏳")
+            else:
+                st.error(t("login_wrong", lang), icon="⚠️")
+    return False
+
+
+def sign_out() -> None:
+    s = st.session_state
+    state.accounts().end_session(s.pop("session_token", None))
+    s.pop("user", None)

@@ -9,7 +9,7 @@ from chains.chat_session import ChatSession
 from chains.conversations import ConversationNotFound
 from chains.grounded_answer import Answer
 
-from . import conversations, preview, state
+from . import answer_controls, conversation_sidebar, conversations, preview, state
 from .conversations import Turn
 from .errors import friendly_errors, show_error
 from .i18n import SAMPLE_QUESTIONS, t
@@ -27,6 +27,8 @@ def render() -> None:
     for i, turn in enumerate(shown):
         with st.chat_message(turn.role):
             _show_turn(turn, lang, key=f"turn{i}")
+            if turn.role == "assistant":
+                answer_controls.render(conv_id, turn, lang)  # copy, 👍/👎
     if not state.models_ready():
         st.caption(t("models_loading", lang))
     question = st.chat_input(t("ask_placeholder", lang), key="question")
@@ -38,24 +40,8 @@ def render() -> None:
 
 
 def render_sidebar() -> None:
-    """New conversation, and the stored past conversations to reopen."""
-    lang, kb_name = st.session_state.lang, st.session_state.kb_name
-    if st.sidebar.button(t("new_chat", lang), key="new_chat", width="stretch"):
-        conversations.new(kb_name)
-    with friendly_errors(lang):
-        past = conversations.past()
-        if past:
-            st.sidebar.caption(t("past_chats", lang))
-        current = conversations.current_id(kb_name)
-        for conv in past:
-            # Another session's question, as markdown: made safe like any shown text.
-            label = safe_markdown(conversations.title(conv, t("untitled", lang)))
-            if st.sidebar.button(label, key=f"conv_{conv.id}", width="stretch",
-                                 type="primary" if conv.id == current else "secondary"):
-                conversations.set_current(conv.id, conv.kb)
-                if conv.kb != kb_name:
-                    st.session_state.switch_kb = conv.kb
-                st.rerun()
+    """New conversation, the stored past conversations to reopen, managing the open one."""
+    conversation_sidebar.render()
 
 
 def _show_turn(turn: Turn, lang: str, key: str) -> None:
@@ -97,9 +83,14 @@ def _welcome(lang: str, kb_name: str) -> None:
                 st.info(t("welcome_empty_kb", lang, kb=kb_name))
                 if st.button(t("load_samples", lang), key="load_samples"):
                     data_dir = state.settings().data_dir
-                    for r in run_batch(t("load_samples", lang),
-                                       lambda report: kb.sync(data_dir, progress=report), lang):
+                    results = run_batch(t("load_samples", lang),
+                                        lambda report: kb.sync(data_dir, progress=report), lang)
+                    for r in results:
                         show_result(r, lang)
+                    if not any(r.status == "error" for r in results):
+                        # A fresh page: the sample questions (and the sidebar) follow at once.
+                        st.session_state.flash = t("samples_loaded", lang, n=len(results))
+                        st.rerun()
                 return
         st.markdown(t("welcome_body", lang))
         for i, q in enumerate(SAMPLE_QUESTIONS[lang]):
@@ -132,20 +123,24 @@ def _ask(conv_id: str | None, question: str, lang: str) -> None:
         _show_sources(answer.sources, lang, answer.refused)
     # ChatSession stored the turn (and created the conversation at its first answer).
     conversations.set_current(session.conversation_id, st.session_state.kb_name)
-    if conv_id is None and session.conversation_id is not None:
-        st.rerun()  # the sidebar was drawn before this answer: now it lists the new conversation
+    if session.conversation_id is not None:
+        # The sidebar was drawn before this answer: now it lists the new conversation, and the
+        # stored answer gets its controls (copy, 👍/👎).
+        st.rerun()
 
 
 def _session(conv_id: str | None) -> ChatSession:
     s = st.session_state
     kb, llm = state.get_kb(s.kb_name), state.get_llm(s.backend, s.temperature)
-    store = state.conversation_store()
+    store, owner = state.conversation_store(), state.owner()
+    if conv_id is not None and conversations.get(conv_id) is None:
+        conv_id = None  # deleted meanwhile, or not this user's: a new one
     try:
         return ChatSession(kb, llm, store=store, conversation_id=conv_id, queue=state.answer_queue(),
-                           k=int(s.top_k), reranker=state.get_reranker())
+                           k=int(s.top_k), reranker=state.get_reranker(), owner=owner)
     except ConversationNotFound:  # deleted meanwhile (e.g. from the CLI): start a new one
         return ChatSession(kb, llm, store=store, queue=state.answer_queue(), k=int(s.top_k),
-                           reranker=state.get_reranker())
+                           reranker=state.get_reranker(), owner=owner)
 
 
 def _stream_answer(session: ChatSession, question: str, lang: str) -> Answer:

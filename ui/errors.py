@@ -7,6 +7,8 @@ from typing import Iterator
 
 import streamlit as st
 
+from docchat.accounts import AccountError
+from docchat.kb_access import AccessDenied
 from llm.errors import BackendUnavailable, ModelSetupError
 from llm.factory import UnknownBackend
 from vectorstore import KnowledgeBaseError, WriterBusy
@@ -21,7 +23,7 @@ def _sentence(err: BaseException) -> str:
 
 
 def plain_message(err: BaseException, lang: str) -> str:
-    if isinstance(err, KnowledgeBaseError):
+    if isinstance(err, (KnowledgeBaseError, AccessDenied, AccountError)):
         return err.message(lang)
     if isinstance(err, WriterBusy):
         return t("err_busy", lang)
@@ -38,7 +40,7 @@ def plain_message(err: BaseException, lang: str) -> str:
 
 def show_error(err: BaseException, lang: str) -> str:
     """Logs the traceback, shows the plain message; returns the message."""
-    expected = isinstance(err, (KnowledgeBaseError, WriterBusy, ModelSetupError, UnknownBackend,
+    expected = isinstance(err, (KnowledgeBaseError, WriterBusy, AccessDenied, AccountError, ModelSetupError, UnknownBackend,
                                 BackendUnavailable)) or type(err).__name__ == "PromptTooLong"
     log.log(logging.WARNING if expected else logging.ERROR, "shown to the user: %s", err, exc_info=err)
     message = plain_message(err, lang)

@@ -22,12 +22,18 @@ def render() -> None:
     lang, kb_name = st.session_state.lang, st.session_state.kb_name
     st.header(t("kb_title", lang, kb=kb_name))
     _show_action_results(lang)
+    writer = state.may_change(kb_name)  # with accounts: set per knowledge base by an admin
     with friendly_errors(lang):
         kb = state.get_kb(kb_name)
-        _upload_section(kb, lang)
-        _documents_section(kb, lang)
-        _folder_section(kb, lang)
-    _manage_section(lang, kb_name)
+        if writer:
+            _upload_section(kb, lang)
+        else:
+            st.caption(t("kb_read_only", lang))
+        _documents_section(kb, lang, writer)
+        if writer:
+            _folder_section(kb, lang)
+    if state.is_admin():
+        _manage_section(lang, kb_name)
 
 
 def _upload_section(kb, lang: str) -> None:
@@ -38,14 +44,17 @@ def _upload_section(kb, lang: str) -> None:
         key=f"uploader_{round_}",
         help=t("upload_help", lang, formats=", ".join(UPLOAD_TYPES), mb=f"{s.max_file_mb:g}",
                n=s.max_files_per_upload))
+    # Streamlit draws the picker's own words in English only: ours, in the page's language, beside it.
+    st.caption(t("upload_hint", lang, mb=f"{s.max_file_mb:g}", n=s.max_files_per_upload))
     # An admin's choice per upload, never inferred from the columns (issue 17: answer hijacking).
     faq = st.checkbox(t("upload_faq", lang), key=f"upload_faq_{round_}", help=t("upload_faq_help", lang))
     if files and st.button(t("upload_button", lang), type="primary", key="upload_go"):
-        if len(files) > s.max_files_per_upload:
-            st.warning(t("too_many_files", lang, n=s.max_files_per_upload))
-            files = files[:s.max_files_per_upload]
         folder = upload_folder(s.uploads_dir, kb.name)
-        messages, clashes = [], []
+        messages, clashes, notes = [], [], []
+        if len(files) > s.max_files_per_upload:
+            notes.append(("warning", t("too_many_files", lang, n=s.max_files_per_upload)))
+            _show_upload_result(notes[-1], lang)
+            files = files[:s.max_files_per_upload]
         for i, f in enumerate(files, 1):
             name = safe_filename(f.name)
             if f.size > s.max_file_bytes:
@@ -68,12 +77,12 @@ def _upload_section(kb, lang: str) -> None:
         if len(messages) > 1:
             messages.append(("summary", _summary(messages, lang)))
             _show_upload_result(messages[-1], lang)
-        st.session_state.upload_results = messages
+        st.session_state.upload_results = notes + messages
         st.session_state.upload_clashes = clashes
         st.session_state.upload_round = round_ + 1  # an empty uploader on the next run
-        if clashes:
-            st.rerun()
-        return
+        # A fresh page at once: the picker emptied (the button cannot be pressed twice), the
+        # table and the sidebar showing the new documents, the results kept below the picker.
+        st.rerun()
     _clash_section(kb, lang)
     # The last upload's results stay on screen until the next upload or delete.
     for item in st.session_state.get("upload_results", []):
@@ -122,13 +131,15 @@ def _show_upload_result(item, lang: str) -> None:
     if isinstance(item, tuple):
         if item[0] == "summary":
             st.info(item[1], icon="📋")
+        elif item[0] == "warning":
+            st.warning(item[1], icon="⚠️")
         else:
             st.error(item[1], icon="⚠️")
     else:
         show_result(item, lang)
 
 
-def _documents_section(kb, lang: str) -> None:
+def _documents_section(kb, lang: str, writer: bool = True) -> None:
     files = kb.files()
     st.subheader(t("docs_title", lang, n=len(files)))
     if not files:
@@ -143,18 +154,33 @@ def _documents_section(kb, lang: str) -> None:
     left, middle, right = st.columns([3, 1, 1], vertical_alignment="bottom")
     names = sorted({f.name for f in files})
     chosen = left.selectbox(t("choose_doc", lang), names, key="doc_to_delete")
-    if middle.button(t("reindex_doc", lang), key="reindex_doc"):
+    if writer and middle.button(t("reindex_doc", lang), key="reindex_doc"):
         _done(run_batch(t("reindex_doc", lang),
                         lambda report: kb.reindex(progress=report, names=[chosen]), lang))
-    if right.button(t("delete_doc", lang), key="delete_doc"):
-        removed = kb.delete(chosen)
-        st.session_state.upload_results = []
-        # A name whose content another upload shares says where the content stays.
-        st.session_state.flash = "\n\n".join(
-            t("deleted", lang, name=r.file) + (f" {r.warning_zh if lang == 'zh' else r.warning}" if r.warning else "")
-            for r in removed)
-        st.rerun()
+    if writer and right.button(t("delete_doc", lang), key="delete_doc"):
+        st.session_state.confirm_delete_doc = (kb.name, chosen)
+    if writer and st.session_state.get("confirm_delete_doc") == (kb.name, chosen):
+        _confirm_delete(kb, chosen, lang)
     _download_button([f for f in files if f.name == chosen], lang)
+
+
+def _confirm_delete(kb, name: str, lang: str) -> None:
+    """Deleting a document is asked once more: it cannot be undone."""
+    with st.container(border=True):
+        st.warning(t("delete_doc_confirm", lang, name=name), icon="⚠️")
+        yes, no = st.columns(2)
+        if no.button(t("cancel", lang), key="delete_doc_no"):
+            st.session_state.pop("confirm_delete_doc", None)
+            st.rerun()
+        if yes.button(t("delete_doc_yes", lang), key="delete_doc_yes", type="primary"):
+            st.session_state.pop("confirm_delete_doc", None)
+            removed = kb.delete(name)
+            st.session_state.upload_results = []
+            # A name whose content another upload shares says where the content stays.
+            st.session_state.flash = "\n\n".join(
+                t("deleted", lang, name=r.file) + (f" {r.warning_zh if lang == 'zh' else r.warning}" if r.warning else "")
+                for r in removed)
+            st.rerun()
 
 
 def _download_button(records: list, lang: str) -> None:

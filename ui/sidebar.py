@@ -7,7 +7,7 @@ import streamlit as st
 
 from llm.factory import BACKENDS
 
-from . import state
+from . import auth, state
 from .errors import friendly_errors
 from .i18n import LANGS, t
 from .ingest_view import run_batch, show_result
@@ -16,31 +16,48 @@ log = logging.getLogger("docchat.ui")
 
 
 def render() -> str:
-    """Draws the sidebar; returns the page to show ("chat" or "kb")."""
+    """Draws the sidebar; returns the page to show ("chat", "kb" or "admin")."""
     s = st.session_state
     lang = s.lang
     sb = st.sidebar
     sb.title(t("app_title", lang))
-    page = sb.radio(t("nav", lang), ["chat", "kb"], key="page", horizontal=True,
+    user = state.current_user()
+    if user is not None:
+        left, right = sb.columns([3, 2], vertical_alignment="center")
+        left.caption(t("signed_in_as", lang, name=user.name,
+                       role=t("role_admin" if user.is_admin else "role_member", lang)))
+        if right.button(t("sign_out", lang), key="sign_out"):
+            auth.sign_out()
+            st.rerun()
+    pages = ["chat", "kb", "admin"] if state.is_admin() else ["chat", "kb"]
+    if s.get("page") not in pages:
+        s.page = "chat"
+    page = sb.radio(t("nav", lang), pages, key="page", horizontal=True,
                     format_func=lambda p: t(f"page_{p}", lang))
+    sb.radio(t("language", lang), list(LANGS), key="lang", horizontal=True, format_func=LANGS.get)
     names = state.knowledge_bases()
+    if not names:  # accounts on, and no knowledge base is open to this user
+        s.kb_name = None
+        sb.info(t("no_kb_for_you", lang), icon="🔒")
+        return page
     if s.kb_name not in names:
         s.kb_name = names[0]
     sb.selectbox(t("kb_select", lang), names, key="kb_name")
-    with sb.expander(t("settings", lang), expanded=False):
-        st.radio(t("language", lang), list(LANGS), key="lang", horizontal=True,
-                 format_func=LANGS.get)
-        st.selectbox(t("backend", lang), list(BACKENDS), key="backend",
-                     format_func=lambda b: t(f"backend_{b}", lang))
+    kb = None
+    with sb.expander(t("settings_advanced", lang), expanded=False):
+        st.caption(t("settings_advanced_note", lang))
+        if state.is_admin():  # a shared server's model is the administrator's choice
+            st.selectbox(t("backend", lang), list(BACKENDS), key="backend",
+                         format_func=lambda b: t(f"backend_{b}", lang), help=t("backend_help", lang))
         st.slider(t("temperature", lang), 0.0, 1.5, step=0.05, key="temperature",
                   help=t("temperature_help", lang))
         st.slider(t("top_k", lang), 1, 20, key="top_k", help=t("top_k_help", lang))
         kb = _open_kb(s.kb_name)
-        if kb is not None:
+        if kb is not None and state.may_change(kb.name):
             with friendly_errors(lang):
                 _chunking(kb, lang)
     # Outside the (folded) settings: a pending re-index must be seen without looking for it.
-    if kb is not None:
+    if kb is not None and state.may_change(kb.name):
         with sb, friendly_errors(lang):
             _reindex_note(kb, lang)
     return page

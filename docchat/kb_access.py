@@ -1,0 +1,99 @@
+"""Who may read and who may change each knowledge base (issue 14), in SQLite at
+``<DOCCHAT_HOME>/kb_access.sqlite3``. Used only when accounts are on.
+
+A knowledge base no admin has set rules for is read by everyone and changed by admins only.
+Admins read and change every knowledge base. Whoever may change one may also read it. ``"*"``
+in a list means every signed-in user. The page, the chat (retrieval) and the CLI all ask
+``can_read`` / ``can_change`` before they open a knowledge base for a user.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+from .accounts import User
+
+EVERYONE = "*"
+
+
+@dataclass(frozen=True)
+class Rule:
+    readers: tuple[str, ...] = (EVERYONE,)
+    writers: tuple[str, ...] = ()
+
+    def may_read(self, user: User) -> bool:
+        return user.is_admin or bool({EVERYONE, user.name} & set(self.readers)) or self.may_change(user)
+
+    def may_change(self, user: User) -> bool:
+        return user.is_admin or bool({EVERYONE, user.name} & set(self.writers))
+
+
+class AccessDenied(PermissionError):
+    def __init__(self, kb: str, change: bool = False):
+        super().__init__(kb)
+        self.kb, self.change = kb, change
+
+    def message(self, lang: str = "en") -> str:
+        if self.change:
+            return (f"您没有修改知识库“{self.kb}”的权限；请联系管理员。" if lang == "zh"
+                    else f"You may not change the knowledge base “{self.kb}”; ask an administrator.")
+        return (f"没有名为“{self.kb}”的知识库，或您无权查看它。" if lang == "zh"
+                else f"There is no knowledge base “{self.kb}” that you may read.")
+
+
+class KBAccess:
+    def __init__(self, path: str | Path, timeout: float = 30.0):
+        self.path, self.timeout = Path(path), timeout
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as db:
+            db.execute("CREATE TABLE IF NOT EXISTS kb_access (kb TEXT PRIMARY KEY, readers TEXT NOT NULL, "
+                       "writers TEXT NOT NULL)")
+
+    @classmethod
+    def at_home(cls, home: str | Path) -> "KBAccess":
+        return cls(Path(home) / "kb_access.sqlite3")
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+
+    def rule(self, kb: str) -> Rule:
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT readers, writers FROM kb_access WHERE kb=?", (kb,)).fetchone()
+        return Rule(tuple(json.loads(row[0])), tuple(json.loads(row[1]))) if row else Rule()
+
+    def set_rule(self, kb: str, readers, writers) -> Rule:
+        rule = Rule(tuple(sorted(set(readers))), tuple(sorted(set(writers))))
+        with closing(self._connect()) as db:
+            db.execute("INSERT INTO kb_access (kb, readers, writers) VALUES (?,?,?) ON CONFLICT(kb) "
+                       "DO UPDATE SET readers=excluded.readers, writers=excluded.writers",
+                       (kb, json.dumps(rule.readers, ensure_ascii=False),
+                        json.dumps(rule.writers, ensure_ascii=False)))
+        return rule
+
+    def forget(self, kb: str) -> None:
+        """The knowledge base was deleted: a new one of that name starts with the default rule."""
+        with closing(self._connect()) as db:
+            db.execute("DELETE FROM kb_access WHERE kb=?", (kb,))
+
+    def can_read(self, user: User | None, kb: str) -> bool:
+        """``user`` None: accounts are off (or the CLI runs as the machine's operator)."""
+        return user is None or self.rule(kb).may_read(user)
+
+    def can_change(self, user: User | None, kb: str) -> bool:
+        return user is None or self.rule(kb).may_change(user)
+
+    def readable(self, user: User | None, names: list[str]) -> list[str]:
+        return [n for n in names if self.can_read(user, n)]
+
+    def check_read(self, user: User | None, kb: str) -> None:
+        if not self.can_read(user, kb):
+            raise AccessDenied(kb)
+
+    def check_change(self, user: User | None, kb: str) -> None:
+        if not self.can_read(user, kb):
+            raise AccessDenied(kb)  # no hint that a knowledge base one may not read exists
+        if not self.can_change(user, kb):
+            raise AccessDenied(kb, change=True)

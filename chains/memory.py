@@ -6,38 +6,20 @@ budget, the oldest dropped first.
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
-from langchain_core.language_models.llms import LLM
+from llm.tokens import estimate_tokens  # noqa: F401 - the estimate, re-exported for callers
 
-_CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
 _CITATION = re.compile(r"\s*\[\d{1,2}\]")
 
 
-def estimate_tokens(text: str) -> int:
-    """Tokens without a tokenizer: about one per CJK character, one per four other characters
-    (what Qwen/ChatGLM tokenizers give on this app's Chinese and English text, rounded up)."""
-    cjk = len(_CJK.findall(text))
-    return cjk + math.ceil((len(text) - cjk) / 4)
-
-
-def token_counter(llm: LLM | None) -> Callable[[str], int]:
-    """The model's own token count where it has a tokenizer here, else the estimate.
-
-    Not LangChain's ``get_num_tokens``: its default loads GPT-2's tokenizer from the Hugging
-    Face hub, which this offline app cannot reach (and it miscounts Chinese)."""
-    shared = getattr(llm, "shared", None)  # the embedded GGUF model: llama.cpp's vocabulary
-    if callable(shared):
-        def gguf_count(text: str) -> int:
-            return len(shared().llama.tokenize(text.encode("utf-8"), add_bos=False))
-        return gguf_count
-    tokenizer = getattr(llm, "tokenizer", None)  # ChatGLM2's SentencePiece tokenizer
-    if tokenizer is not None and hasattr(tokenizer, "encode_text"):
-        return lambda text: len(tokenizer.encode_text(text))
-    return estimate_tokens
+def token_counter(llm: Any) -> Callable[[str], int]:
+    """The model's own count: every DocChat LLM and chat model answers ``count_tokens`` (its
+    tokenizer where there is one here, else the estimate); any other model gets the estimate."""
+    count = getattr(llm, "count_tokens", None)
+    return count if callable(count) else estimate_tokens
 
 
 def clean_answer(text: str) -> str:

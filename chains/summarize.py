@@ -4,9 +4,8 @@ Map: the document's chunks (their overlap with the previous chunk removed) are p
 order, into groups that fit a token budget; each group becomes a partial summary. Reduce: the
 partial summaries are packed the same way and merged, again and again, until one summary is
 left; that last call is streamed. A document that fits the budget whole takes a single call.
-Tokens are counted with the model's own tokenizer where there is one (the embedded GGUF
-model), else ``llm.get_num_tokens``, else an estimate (one per CJK character, one per four
-other characters).
+Tokens are counted by the model wrapper itself (``llm.count_tokens``: its own tokenizer where
+there is one here, else an estimate), and its ``context_window`` sizes the groups.
 
 The summary is written in the language asked for, else the document's own (Chinese when it
 has more CJK characters than Latin words). The document is data: the prompts fence it between
@@ -36,14 +35,14 @@ from __future__ import annotations
 import math
 import re
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
+from llm.tokens import DEFAULT_CONTEXT_WINDOW, estimate_tokens
 from vectorstore import KnowledgeBase, KnowledgeBaseError
 from vectorstore.catalog import ChunkRecord, FileRecord
 
-DEFAULT_CONTEXT = 4096  # when the model does not say (OpenAI-compatible servers)
+DEFAULT_CONTEXT = DEFAULT_CONTEXT_WINDOW  # when the model does not say
 MAX_DEFAULT_BUDGET = 3000  # document tokens per call: bigger groups are slow on a CPU
 PROMPT_RESERVE = 300  # the instructions around the document text, with room to spare
 MAX_REDUCE_ROUNDS = 8
@@ -66,38 +65,19 @@ def document_language(texts: Sequence[str]) -> str:
     return "zh" if cjk > latin else "en"
 
 
-def estimate_tokens(text: str) -> int:
-    cjk = len(_CJK.findall(text))
-    return cjk + math.ceil((len(text) - cjk) / 4)
-
-
 def count_tokens(llm: Any, text: str) -> int:
-    """Tokens of ``text`` for this model (its tokenizer, else get_num_tokens, else an estimate)."""
+    """Tokens of ``text`` for this model: every DocChat LLM and chat model counts its own
+    (``count_tokens``); any other model gets the estimate."""
     if not text:
         return 0
-    shared = getattr(llm, "shared", None)
-    if callable(shared):  # the embedded GGUF model: llama.cpp's own tokenizer
-        try:
-            return len(shared().llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
-        except Exception:  # noqa: BLE001 - fall back to the other ways of counting
-            pass
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # LangChain's GPT-2 fallback warns, and offline gives 0
-            n = int(llm.get_num_tokens(text))
-        if n > 0:
-            return n
-    except Exception:  # noqa: BLE001
-        pass
-    return estimate_tokens(text)
+    count = getattr(llm, "count_tokens", None)
+    return count(text) if callable(count) else estimate_tokens(text)
 
 
 def context_window(llm: Any) -> int:
-    for name in ("n_ctx", "max_length"):
-        value = getattr(llm, name, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return DEFAULT_CONTEXT
+    """Tokens the model sees at once, as the model says (``context_window``), else a default."""
+    window = getattr(llm, "context_window", None)
+    return window if isinstance(window, int) and window > 0 else DEFAULT_CONTEXT
 
 
 def find_document(kb: KnowledgeBase, file_name: str) -> FileRecord:

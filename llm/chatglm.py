@@ -256,6 +256,20 @@ class ChatGLM2(LLM):
         settings = self._settings(overrides)
         return fit_prompt_ids(self.tokenizer, query, _checked_history(history), self._prompt_budget(settings))
 
+    @property
+    def context_window(self) -> int:
+        """Tokens the model sees at once (prompt and answer): max_length, at most what the
+        checkpoint was built for."""
+        return self._context_length(self._settings({}))
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` in ChatGLM2's own SentencePiece vocabulary."""
+        return len(self.tokenizer.encode_text(text)) if text else 0
+
+    def get_num_tokens(self, text: str) -> int:
+        # LangChain's default would fetch GPT-2's tokenizer from the hub.
+        return self.count_tokens(text)
+
     def _call(
         self,
         prompt: str,
@@ -274,21 +288,44 @@ class ChatGLM2(LLM):
         history: History | None = None,
         **kwargs: Any,
     ) -> Iterator[GenerationChunk]:
-        settings = self._settings(kwargs)
+        for piece in self.answer_pieces(prompt, history, stop, **kwargs):
+            chunk = GenerationChunk(text=piece)
+            if run_manager and piece:
+                run_manager.on_llm_new_token(piece, chunk=chunk)
+            yield chunk
+
+    def answer_pieces(
+        self, query: str, history: History | None, stop: list[str] | None = None,
+        usage: dict[str, Any] | None = None, **overrides: Any,
+    ) -> Iterator[str]:
+        """Pieces of the answer to ``query`` after ``history``: the one generation loop of the
+        LLM and of the chat model (``chatglm_chat.py``). When the answer is complete, ``usage``
+        (if given) gets input_tokens, output_tokens and finish_reason ("stop" or "length")."""
+        settings = self._settings(overrides)
         shared = self._shared
         input_ids = fit_prompt_ids(
-            shared.release.tokenizer, prompt, _checked_history(history), self._prompt_budget(settings)
+            shared.release.tokenizer, query, _checked_history(history), self._prompt_budget(settings)
         )
         max_new_tokens = min(settings["max_new_tokens"], self._context_length(settings) - len(input_ids))
+        generated: list[int] = []
+
+        def counted(token_ids: Iterator[int]) -> Iterator[int]:
+            for token_id in token_ids:
+                generated.append(token_id)
+                yield token_id
+
         with shared.generation_lock:
             token_ids = generate_token_ids(
                 shared.release, input_ids, max_new_tokens, settings["temperature"], settings["top_p"]
             )
-            for piece in stream_response_text(token_ids, shared.release.tokenizer, stop):
-                chunk = GenerationChunk(text=piece)
-                if run_manager and piece:
-                    run_manager.on_llm_new_token(piece, chunk=chunk)
-                yield chunk
+            yield from stream_response_text(counted(token_ids), shared.release.tokenizer, stop)
+        if usage is not None:
+            ended = bool(generated) and generated[-1] in shared.release.eos_token_ids
+            usage.update(
+                input_tokens=len(input_ids),
+                output_tokens=len(generated),
+                finish_reason="length" if len(generated) >= max_new_tokens and not ended else "stop",
+            )
 
     def _settings(self, overrides: dict[str, Any]) -> dict[str, Any]:
         """Field values, with per-call overrides (e.g. ``invoke(q, temperature=0)``)."""

@@ -6,6 +6,8 @@ The ``Llama`` object loads once per process per (file, n_ctx, threads, batch) an
 instance; a lock serialises generation because a llama.cpp context is not thread-safe.
 Consecutive prompts that share a prefix reuse its evaluated tokens (llama-cpp-python keeps the
 KV cache of the last prompt), so a fixed system prompt is evaluated once.
+``chat_pieces`` is the one generation loop: ``GGUFChat`` (text in, text out) and the chat model
+``ChatGGUF`` (messages in, see ``gguf_chat.py``) both stream through it.
 """
 from __future__ import annotations
 
@@ -44,6 +46,27 @@ def machine_cores() -> int:
 class SharedLlama:
     llama: Any  # llama_cpp.Llama
     generation_lock: threading.Lock = field(default_factory=threading.Lock)
+    _formatter: Any = None  # the GGUF's chat template, for counting prompt tokens
+
+    def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
+        """Tokens of the prompt ``create_chat_completion`` builds from ``messages``: the same
+        template (the GGUF's own) and the same tokenisation. llama.cpp's stream reports no usage."""
+        llama = self.llama
+        template = llama.metadata.get("tokenizer.chat_template")
+        if llama.chat_format != "chat_template.default" or not template:
+            # Another chat format: count the contents (a floor; the role markers add a few).
+            return sum(len(llama.tokenize(m["content"].encode("utf-8"), add_bos=False)) for m in messages)
+        if self._formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            def text_of(token_id: int) -> str:
+                return llama._model.token_get_text(token_id) if token_id != -1 else ""
+
+            self._formatter = Jinja2ChatFormatter(
+                template=template, eos_token=text_of(llama.token_eos()), bos_token=text_of(llama.token_bos())
+            )
+        prompt = self._formatter(messages=messages).prompt
+        return len(llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
 
 
 _LOADED: dict[tuple, SharedLlama] = {}
@@ -153,6 +176,21 @@ class GGUFChat(PieceStreamingLLM):
         self.shared()
         return self
 
+    @property
+    def context_window(self) -> int:
+        """Tokens the model sees at once: prompt and answer together."""
+        return self.n_ctx
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` in the model's own vocabulary (llama.cpp's tokenizer)."""
+        if not text:
+            return 0
+        return len(self.shared().llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def get_num_tokens(self, text: str) -> int:
+        # LangChain's default would fetch GPT-2's tokenizer from the hub.
+        return self.count_tokens(text)
+
     def _messages(self, prompt: str, system_prompt: str | None) -> list[dict[str, str]]:
         messages = []
         if system_prompt:
@@ -161,10 +199,19 @@ class GGUFChat(PieceStreamingLLM):
         return messages
 
     def _pieces(self, prompt: str, stop: list[str] | None, **kwargs: Any) -> Iterator[str]:
-        """Text pieces of the answer, generated under the model's lock."""
+        messages = self._messages(prompt, kwargs.pop("system_prompt", self.system_prompt))
+        return self.chat_pieces(messages, stop, **kwargs)
+
+    def chat_pieces(
+        self, messages: list[dict[str, str]], stop: list[str] | None, usage: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[str]:
+        """Text pieces of the answer to a chat (OpenAI-style role/content dicts), generated under
+        the model's lock. When the answer is complete, ``usage`` (if given) gets input_tokens,
+        output_tokens and finish_reason ("stop" or "length")."""
         shared = self.shared()
         request = dict(
-            messages=self._messages(prompt, kwargs.get("system_prompt", self.system_prompt)),
+            messages=messages,
             temperature=kwargs.get("temperature", self.temperature),
             top_p=kwargs.get("top_p", self.top_p),
             max_tokens=kwargs.get("max_new_tokens", self.max_new_tokens),
@@ -172,11 +219,16 @@ class GGUFChat(PieceStreamingLLM):
             stop=list(stop or []),
             stream=True,
         )
+        pieces: list[str] = []
+        finish_reason = None
         with shared.generation_lock:
             try:
                 for chunk in shared.llama.create_chat_completion(**request):
-                    text = chunk["choices"][0]["delta"].get("content")
+                    choice = chunk["choices"][0]
+                    finish_reason = choice.get("finish_reason") or finish_reason
+                    text = choice["delta"].get("content")
                     if text:
+                        pieces.append(text)
                         yield text
             except ValueError as exc:
                 if "exceed context window" in str(exc):
@@ -185,3 +237,11 @@ class GGUFChat(PieceStreamingLLM):
                         f"ask a shorter question or raise DOCCHAT_GGUF_CTX."
                     ) from exc
                 raise
+        if usage is not None:
+            # The answer's tokens are counted from its text: llama.cpp's stream does not report
+            # them (the same count except where a stop string cut a token).
+            usage.update(
+                input_tokens=shared.prompt_tokens(messages),
+                output_tokens=self.count_tokens("".join(pieces)),
+                finish_reason=finish_reason or "stop",
+            )

@@ -4,12 +4,13 @@
 The request itself goes through langchain-openai's ``ChatOpenAI``. What this wrapper adds is the
 failure story: a server that is down, slow, refuses the key, lacks the model or answers garbage
 becomes one ``BackendUnavailable`` sentence with the fix, never a raw traceback that would take
-a serving process down.
+a serving process down. The chat model ``OpenAICompatChatModel`` (``openai_chat.py``) tells the
+same story through ``explain_failure``.
 """
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import openai
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
@@ -18,6 +19,7 @@ from pydantic import PrivateAttr
 
 from .errors import BackendUnavailable
 from .streaming import PieceStreamingLLM
+from .tokens import DEFAULT_CONTEXT_WINDOW, estimate_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -80,31 +82,21 @@ class OpenAICompatChat(PieceStreamingLLM):
         except Exception as exc:  # noqa: BLE001 - every failure becomes one explained sentence
             raise self._explain(exc) from exc
 
+    @property
+    def context_window(self) -> int:
+        """Servers do not say how long their context is: a common size is assumed."""
+        return DEFAULT_CONTEXT_WINDOW
+
+    def count_tokens(self, text: str) -> int:
+        """An estimate: the server's tokenizer is not here."""
+        return estimate_tokens(text) if text else 0
+
+    def get_num_tokens(self, text: str) -> int:
+        # LangChain's default would fetch GPT-2's tokenizer from the hub.
+        return self.count_tokens(text)
+
     def _explain(self, exc: Exception) -> BackendUnavailable:
-        where = f"The model server at {self.base_url}"
-        if isinstance(exc, openai.APITimeoutError):
-            msg = (f"{where} did not answer within {self.timeout:g} s; check that it is running and "
-                   f"not overloaded, or raise DOCCHAT_OPENAI_TIMEOUT.")
-        elif isinstance(exc, openai.APIConnectionError):
-            msg = (f"{where} cannot be reached; start the server or fix DOCCHAT_OPENAI_BASE_URL "
-                   f"(it should end in /v1).")
-        elif isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
-            msg = f"{where} refused the API key; set DOCCHAT_OPENAI_API_KEY to a key it accepts."
-        elif isinstance(exc, openai.NotFoundError):
-            known = self._known_models()
-            hint = f" It serves: {', '.join(known)}." if known else ""
-            msg = (f"{where} has no model named {self.model_name!r} (or the URL is not an OpenAI-style "
-                   f"/v1 endpoint); fix DOCCHAT_OPENAI_MODEL or DOCCHAT_OPENAI_BASE_URL.{hint}")
-        elif isinstance(exc, openai.APIStatusError):
-            msg = (f"{where} answered with an error (HTTP {exc.status_code}: {_short(exc.message)}); "
-                   f"check the server's log and DOCCHAT_OPENAI_MODEL.")
-        else:
-            msg = (f"{where} answered with something that is not an OpenAI-compatible reply "
-                   f"({type(exc).__name__}: {_short(str(exc))}); check DOCCHAT_OPENAI_BASE_URL points "
-                   f"at an OpenAI-compatible /v1 endpoint.")
-        logger.warning("OpenAI-compatible backend failed: %s", msg)
-        logger.debug("Details of the backend failure", exc_info=exc)
-        return BackendUnavailable(msg)
+        return explain_failure(exc, self.base_url, self.model_name, self.timeout, self._known_models)
 
     def _known_models(self) -> list[str]:
         try:
@@ -123,6 +115,36 @@ class OpenAICompatChat(PieceStreamingLLM):
                 f"check that DOCCHAT_OPENAI_BASE_URL is an OpenAI-compatible /v1 endpoint."
             ) from exc
 
+
+def explain_failure(
+    exc: Exception, base_url: str, model_name: str, timeout: float | None,
+    known_models: Callable[[], list[str]] = lambda: [],
+) -> BackendUnavailable:
+    """One sentence, with the fix, for a failed request to an OpenAI-compatible server."""
+    where = f"The model server at {base_url}"
+    if isinstance(exc, openai.APITimeoutError):
+        msg = (f"{where} did not answer within {timeout or 0:g} s; check that it is running and "
+               f"not overloaded, or raise DOCCHAT_OPENAI_TIMEOUT.")
+    elif isinstance(exc, openai.APIConnectionError):
+        msg = (f"{where} cannot be reached; start the server or fix DOCCHAT_OPENAI_BASE_URL "
+               f"(it should end in /v1).")
+    elif isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
+        msg = f"{where} refused the API key; set DOCCHAT_OPENAI_API_KEY to a key it accepts."
+    elif isinstance(exc, openai.NotFoundError):
+        known = known_models()
+        hint = f" It serves: {', '.join(known)}." if known else ""
+        msg = (f"{where} has no model named {model_name!r} (or the URL is not an OpenAI-style "
+               f"/v1 endpoint); fix DOCCHAT_OPENAI_MODEL or DOCCHAT_OPENAI_BASE_URL.{hint}")
+    elif isinstance(exc, openai.APIStatusError):
+        msg = (f"{where} answered with an error (HTTP {exc.status_code}: {_short(exc.message)}); "
+               f"check the server's log and DOCCHAT_OPENAI_MODEL.")
+    else:
+        msg = (f"{where} answered with something that is not an OpenAI-compatible reply "
+               f"({type(exc).__name__}: {_short(str(exc))}); check DOCCHAT_OPENAI_BASE_URL points "
+               f"at an OpenAI-compatible /v1 endpoint.")
+    logger.warning("OpenAI-compatible backend failed: %s", msg)
+    logger.debug("Details of the backend failure", exc_info=exc)
+    return BackendUnavailable(msg)
 
 
 def _short(text: str, limit: int = 160) -> str:

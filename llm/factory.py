@@ -1,4 +1,6 @@
-"""One place that turns settings into a LangChain LLM: ``make_llm(settings, **overrides)``.
+"""One place that turns settings into a LangChain model: ``make_llm(settings, **overrides)`` for
+the text LLM, ``make_chat_model(settings, **overrides)`` for the same backend as a chat model
+(``BaseChatModel``: messages in, an ``AIMessage`` with token usage out).
 
 ``settings`` is duck-typed (``llm/`` imports nothing of ours): any object with the attributes of
 ``docchat.settings.Settings`` that matter here. ``overrides`` use the same names and win over
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.language_models.llms import LLM
 
 BACKENDS = ("gguf", "chatglm2", "openai")
@@ -39,9 +42,24 @@ class UnknownBackend(ValueError):
 
 def make_llm(settings: Any, **overrides: Any) -> LLM:
     """The LLM the settings (plus overrides) ask for. Raises UnknownBackend, ModelSetupError."""
+    backend, value = _resolve(settings, overrides, "make_llm")
+    return _BUILDERS[backend](value)
+
+
+def make_chat_model(settings: Any, **overrides: Any) -> BaseChatModel:
+    """The chat model the settings (plus overrides) ask for: the same backend, model file and
+    sampling as ``make_llm``. A system prompt goes in the messages (a SystemMessage), so the
+    ``system_prompt`` override is refused here. Raises UnknownBackend, ModelSetupError."""
+    if "system_prompt" in overrides:
+        raise TypeError("make_chat_model takes no system_prompt: pass a SystemMessage with the messages")
+    backend, value = _resolve(settings, overrides, "make_chat_model")
+    return _CHAT_BUILDERS[backend](value)
+
+
+def _resolve(settings: Any, overrides: dict[str, Any], caller: str) -> tuple[str, Callable[[str], Any]]:
     unknown = set(overrides) - set(_DEFAULTS)
     if unknown:
-        raise TypeError(f"make_llm got unknown override(s): {', '.join(sorted(unknown))}")
+        raise TypeError(f"{caller} got unknown override(s): {', '.join(sorted(unknown))}")
 
     def value(name: str) -> Any:
         if name in overrides:
@@ -49,17 +67,17 @@ def make_llm(settings: Any, **overrides: Any) -> LLM:
         return getattr(settings, name, _DEFAULTS[name])
 
     backend = str(value("llm")).strip().lower()
-    builder = _BUILDERS.get(backend)
-    if builder is None:
+    if backend not in BACKENDS:
         raise UnknownBackend(
             f"Unknown language model backend {backend!r}; set DOCCHAT_LLM to one of: {', '.join(BACKENDS)}."
         )
-    return builder(value)
+    return backend, value
 
 
-def _gguf(value: Callable[[str], Any]) -> LLM:
+def _gguf_file(value: Callable[[str], Any]) -> dict[str, Any]:
+    """The verified model file and how llama.cpp runs it (shared by the LLM and the chat model)."""
     from .errors import ModelSetupError
-    from .gguf import GGUFChat, machine_cores
+    from .gguf import machine_cores
     from .gguf_models import packaged_model, verified_model_path
 
     if value("models_dir") is None:
@@ -67,7 +85,7 @@ def _gguf(value: Callable[[str], Any]) -> LLM:
     model = packaged_model(value("gguf_model"))
     # Checked now (cheap once verified) so a missing or damaged file fails here, not mid-answer.
     path = verified_model_path(model.name, value("models_dir"))
-    return GGUFChat(
+    return dict(
         model_path=str(path),
         expected_sha256=model.sha256,
         expected_size=model.size,
@@ -75,28 +93,36 @@ def _gguf(value: Callable[[str], Any]) -> LLM:
         n_threads=value("gguf_threads") or machine_cores(),
         temperature=value("temperature"),
         top_p=value("top_p"),
-        max_new_tokens=value("max_new_tokens"),
-        system_prompt=value("system_prompt"),
     )
 
 
-def _chatglm2(value: Callable[[str], Any]) -> LLM:
+def _chatglm2_folder(value: Callable[[str], Any]) -> dict[str, Any]:
     from .errors import ModelSetupError
 
     if not value("chatglm_path"):
         raise ModelSetupError(
             "DOCCHAT_LLM=chatglm2 needs the ChatGLM2 model folder; set DOCCHAT_CHATGLM_PATH to it."
         )
-    from .chatglm import ChatGLM2
-
-    return ChatGLM2(
+    return dict(
         model_path=str(value("chatglm_path")),
         device=value("chatglm_device"),
         quantize=value("chatglm_quantize"),
         temperature=value("temperature"),
         top_p=value("top_p"),
-        max_new_tokens=value("max_new_tokens"),
     )
+
+
+def _gguf(value: Callable[[str], Any]) -> LLM:
+    from .gguf import GGUFChat
+
+    return GGUFChat(**_gguf_file(value), max_new_tokens=value("max_new_tokens"), system_prompt=value("system_prompt"))
+
+
+def _chatglm2(value: Callable[[str], Any]) -> LLM:
+    folder = _chatglm2_folder(value)
+    from .chatglm import ChatGLM2
+
+    return ChatGLM2(**folder, max_new_tokens=value("max_new_tokens"))
 
 
 def _openai(value: Callable[[str], Any]) -> LLM:
@@ -115,8 +141,41 @@ def _openai(value: Callable[[str], Any]) -> LLM:
     )
 
 
+def _gguf_chat(value: Callable[[str], Any]) -> BaseChatModel:
+    from .gguf_chat import GGUFChatModel
+
+    return GGUFChatModel(**_gguf_file(value), max_tokens=value("max_new_tokens"))
+
+
+def _chatglm2_chat(value: Callable[[str], Any]) -> BaseChatModel:
+    folder = _chatglm2_folder(value)
+    from .chatglm_chat import ChatGLM2ChatModel
+
+    return ChatGLM2ChatModel(**folder, max_tokens=value("max_new_tokens"))
+
+
+def _openai_chat(value: Callable[[str], Any]) -> BaseChatModel:
+    from .openai_chat import OpenAICompatChatModel
+
+    return OpenAICompatChatModel(
+        base_url=value("openai_base_url"),
+        model=value("openai_model"),
+        api_key=value("openai_api_key"),
+        timeout=value("openai_timeout"),
+        max_retries=value("openai_max_retries"),
+        temperature=value("temperature"),
+        top_p=value("top_p"),
+        max_tokens=value("max_new_tokens"),
+    )
+
+
 _BUILDERS: dict[str, Callable[[Callable[[str], Any]], LLM]] = {
     "gguf": _gguf,
     "chatglm2": _chatglm2,
     "openai": _openai,
+}
+_CHAT_BUILDERS: dict[str, Callable[[Callable[[str], Any]], BaseChatModel]] = {
+    "gguf": _gguf_chat,
+    "chatglm2": _chatglm2_chat,
+    "openai": _openai_chat,
 }

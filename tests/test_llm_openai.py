@@ -4,65 +4,17 @@ listening, and a plain HTTP server that answers garbage."""
 from __future__ import annotations
 
 import http.server
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 
 import pytest
 
 import llama_cpp.server  # noqa: F401,E402  (installed by `make setup`; a missing server is a failure)
 
-from docchat.settings import get_settings  # noqa: E402
-from llm.gguf_models import assemble_model  # noqa: E402
+from llama_server import free_port  # noqa: E402  (the server itself: the llama_server fixture, conftest.py)
 from llm.openai_compat import BackendUnavailable, OpenAICompatChat  # noqa: E402
 
 FAST = dict(temperature=0.0, max_new_tokens=24, timeout=120.0, max_retries=0)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def llama_server(tmp_path_factory):
-    """Base URL of a real llama.cpp server on a free port, serving the 0.5B model."""
-    model = assemble_model("0.5b", get_settings().models_dir)
-    port = free_port()
-    log = tmp_path_factory.mktemp("llama_server") / "server.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "qwen-0.5b",
-             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
-            stdout=out, stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{base_url}/models", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server did not come up in 120 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield base_url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_invoke_answers_english_and_chinese(llama_server):

@@ -140,9 +140,7 @@ class HybridRetriever(BaseRetriever):
     # --- steps -----------------------------------------------------------------------------
     def _passages(self, query: str, k: int | None = None) -> list[tuple[Hit, list[str]]]:
         k = self.k if k is None else k
-        if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
-        if not query.strip():
+        if k < 1 or not query.strip():
             return []
         # Extra candidates: with expansion, hits already inside a better passage are skipped.
         want = k * (2 if self.expand else 1)

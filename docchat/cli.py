@@ -196,7 +196,8 @@ def cmd_serve(args) -> int:
     port = args.port or settings.server_port
     root = Path(__file__).resolve().parents[1]
     app = root / "ui" / "app.py"
-    has_password = bool(settings.ui_password) or (root / ".streamlit" / "secrets.toml").is_file()
+    has_password = (settings.accounts or bool(settings.ui_password)
+                    or (root / ".streamlit" / "secrets.toml").is_file())
     if address not in LOOPBACK and not has_password:
         print(f"注意：网页将在 {address}:{port} 上对局域网开放，且没有设置密码（DOCCHAT_UI_PASSWORD）："
               f"能访问这台电脑的任何人都可以查看、上传和删除文档。"

@@ -234,3 +234,39 @@ def test_cli_manages_users_and_never_opens_a_knowledge_base_the_user_may_not_rea
     assert AccountStore.at_home(home).login("bob", "bob-new-password").ok
     assert docchat(home, "users", "remove", "bob").returncode == 0
     assert docchat(home, "users", "remove", "bob").returncode == 1
+
+
+# --- the page, through Streamlit's AppTest ----------------------------------------------------
+
+@pytest.fixture
+def accounts_home(tmp_path, monkeypatch):
+    from ui_helpers import fresh_home
+    yield from fresh_home(tmp_path, monkeypatch, accounts="1", lang="en")
+
+
+def test_a_member_signs_in_reads_but_cannot_change_and_the_session_can_end(accounts_home):
+    from streamlit.testing.v1 import AppTest
+
+    from ui_helpers import APP
+    home = accounts_home
+    users = AccountStore.at_home(home)
+    users.add_user("bob", "bob-password")
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.sidebar.radio and not at.file_uploader and not at.chat_input  # only the form
+    at.text_input(key="login_name").input("bob")
+    at.text_input(key="login_password").input("bob-password")
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.radio(key="page").options == ["💬 Chat", "📚 Knowledge base"]  # no admin page
+    assert not [s for s in at.selectbox if s.key == "backend"]  # the model is the admins' choice
+    at.radio(key="page").set_value("kb").run()
+    assert not at.file_uploader and any("may read this knowledge base but not change" in c.value for c in at.caption)
+    assert not [b for b in at.button if b.key in ("sync", "reindex", "delete_kb")]
+
+    KBAccess.at_home(home).set_rule("default", readers=[EVERYONE], writers=["bob"])
+    at.run()
+    assert at.file_uploader  # allowed now: bob uploads here
+
+    users.end_session(at.session_state["session_token"])  # e.g. expired, or signed out elsewhere
+    at.run()
+    assert not at.file_uploader and any("session has ended" in i.value for i in at.info)

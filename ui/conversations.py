@@ -38,7 +38,7 @@ def current_id(kb: str) -> str | None:
     """The conversation shown for ``kb``; switching knowledge base starts a new one."""
     s = st.session_state
     if s.get(_CURRENT_KB) != kb:
-        s[_CURRENT], s[_CURRENT_KB] = None, kb
+        set_current(None, kb)
     return s.get(_CURRENT)
 
 

@@ -8,7 +8,9 @@ the turn. History is bounded by a token budget (``ConversationMemory``).
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from contextlib import closing
 from typing import Callable, Iterator
 
 from langchain_core.language_models.llms import LLM
@@ -64,26 +66,36 @@ class ChatSession:
 
     def stream(self, question: str, answer: Answer | None = None,
                on_wait: Callable[[int], None] | None = None,
-               on_evidence: Callable[[list], None] | None = None) -> Iterator[str]:
+               on_evidence: Callable[[list], None] | None = None,
+               cancel: threading.Event | None = None) -> Iterator[str]:
         """Yields the answer's text pieces (each checked before it is yielded) and fills
         ``answer``. ``on_wait(n)`` is called about once a second while n questions are ahead in
         the queue, and with 0 when its turn came; ``on_evidence(hits)`` with the passages the
-        answer will be built from, as soon as they are found."""
+        answer will be built from, as soon as they are found. Setting ``cancel`` (from any
+        thread) stops the answer at its next token: it ends as a stopped turn."""
         answer = answer if answer is not None else Answer(question)
         ticket = self.queue.join() if self.queue is not None else None
         shown = ""
+        cancelled = (cancel or threading.Event()).is_set
         try:
             start = time.perf_counter()
             if ticket is not None:
-                while (ahead := self.queue.wait(ticket, timeout=1.0)) > 0:
+                while (ahead := self.queue.wait(ticket, timeout=1.0)) > 0 and not cancelled():
                     if on_wait:
                         on_wait(ahead)
             answer.timings["queue_wait_s"] = time.perf_counter() - start
-            if on_wait:
-                on_wait(0)
-            for piece in self._answer(question, answer, on_evidence):
-                shown += piece
-                yield piece
+            if not cancelled():
+                if on_wait:
+                    on_wait(0)
+                # closing(): a stop ends the model's generator (and so the model) at once.
+                with closing(self._answer(question, answer, on_evidence)) as pieces:
+                    for piece in pieces:
+                        if cancelled():
+                            break
+                        shown += piece
+                        yield piece
+                    else:
+                        cancelled = lambda: False  # noqa: E731 - finished: a late stop changes nothing
         except Exception:
             self._persist(question, answer, error=True)
             raise
@@ -92,14 +104,20 @@ class ChatSession:
             # own run (Streamlit's rerun on a click or a new question). The model stops at once
             # (the closed generators end it) and the queue moves on; the question and what was
             # shown of its answer are kept, marked stopped, so nothing the user asked is lost.
-            answer.text, answer.stopped = shown.strip(), True
-            self._persist(question, answer)
+            self._stopped(question, answer, shown)
             raise
         finally:
             if ticket is not None:
                 self.queue.leave(ticket)
+        if cancelled():
+            self._stopped(question, answer, shown)
+            return
         self._persist(question, answer)
         self.memory.add(question, answer.text)
+
+    def _stopped(self, question: str, answer: Answer, shown: str) -> None:
+        answer.text, answer.stopped = shown.strip(), True
+        self._persist(question, answer)
 
     def _answer(self, question: str, answer: Answer, on_evidence=None) -> Iterator[str]:
         lang = question_language(question)

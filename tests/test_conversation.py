@@ -420,3 +420,29 @@ def test_a_stopped_answer_frees_the_model_and_keeps_what_was_shown(kb, llm05, tm
     assert turn.stopped and turn.question == answer.question and answer.stopped
     again = session.ask("How long must passwords be?")  # the model is free for the next question
     assert not again.refused and again.sources[0].source == IT
+
+
+def test_a_stop_from_another_thread_ends_the_answer_at_its_next_token(kb, llm05, tmp_path):
+    """The page's next run stops an answer its previous run is still writing through ``cancel``
+    (ui/running_answer.py): the stream ends by itself, stored as stopped, the model freed."""
+    import threading
+
+    from chains.answer_queue import AnswerQueue
+    from chains.grounded_answer import Answer
+    store, queue = ConversationStore.at_home(tmp_path), AnswerQueue()
+    session = ChatSession(kb, llm05, store=store, queue=queue, k=3)
+    cancel, answer, got = threading.Event(), Answer("出差住宿费每晚最多报销多少？"), []
+    for piece in session.stream(answer.question, answer, cancel=cancel):
+        got.append(piece)
+        if len(got) == 3:
+            threading.Thread(target=cancel.set).start()  # the click, from the page's next run
+            threading.Event().wait(0.2)
+    assert 3 <= len(got) <= 4  # at most the token already on its way
+    assert answer.stopped and len(queue) == 0
+    (turn,) = store.get(session.conversation_id).turns
+    assert turn.stopped and turn.answer == "".join(got).strip()
+    # A stop that was asked for before the question's turn came: nothing reaches the model.
+    waiting = Answer("How long must passwords be?")
+    assert list(session.stream(waiting.question, waiting, cancel=cancel)) == []
+    assert waiting.stopped and session.store.get(session.conversation_id).turns[-1].stopped
+    assert not session.ask("How long must passwords be?").refused  # and the model is free

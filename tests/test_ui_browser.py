@@ -113,18 +113,38 @@ def go_to(pg, label: str) -> None:
     wait_idle(pg)
 
 
+ANSWER_DONE = """n => {
+    const sel = '[data-testid=stChatMessage]:has([data-testid=stChatMessageAvatarAssistant])';
+    const box = document.querySelectorAll(sel)[n];
+    if (!box) return false;
+    const text = box.innerText.replace('smart_toy', '').trim();
+    const busy = ['\u258c', 'Looking it up', 'Checking the answer', 'Answering from these passages'];
+    return text.length > 0 && !busy.some(b => text.includes(b))
+        && ![...document.querySelectorAll('button')].some(b => b.innerText.trim().endsWith('Stop'))
+        && !document.querySelector('[data-testid=stStatusWidgetRunningIcon]');
+}"""
+
+
+def wait_answered(pg, n: int) -> str:
+    """Until the n-th answer (0-based) is complete: it has text, nothing on it says it is still
+    in progress, its stop button is gone and the script run is over. Returns its text."""
+    answer = pg.locator("[data-testid=stChatMessage]:has([data-testid=stChatMessageAvatarAssistant])").nth(n)
+    last = None
+    while True:  # done, and still the same a second later (reruns redraw the page in steps)
+        pg.wait_for_function(ANSWER_DONE, arg=n)
+        text = answer.inner_text()
+        if text == last:
+            return text
+        last = text
+        pg.wait_for_timeout(1000)
+
+
 def ask(pg, question: str, answers_before: int) -> str:
     """Asks, waits for the streamed answer to finish; returns the last answer's text."""
     box = pg.get_by_test_id("stChatInputTextArea")
     box.fill(question)
     box.press("Enter")
-    assistant = pg.locator("[data-testid=stChatMessage]:has([data-testid=stChatMessageAvatarAssistant])")
-    assistant.nth(answers_before).wait_for()
-    pg.wait_for_function(
-        "() => !document.body.innerText.includes('▌') && !document.body.innerText.includes('Looking it up')"
-        " && !document.body.innerText.includes('Checking the answer')"
-        " && !document.querySelector('[data-testid=stStatusWidgetRunningIcon]')")
-    return assistant.nth(answers_before).inner_text()
+    return wait_answered(pg, answers_before)
 
 
 def test_upload_ask_delete_in_a_real_browser(page):
@@ -156,3 +176,50 @@ def _upload_ask_delete(pg):
     go_to(pg, "💬 Chat")
     second = ask(pg, QUESTION, 1)
     assert PDF.name not in second, second
+
+
+def test_stop_keeps_the_question_and_a_second_question_is_not_lost(page):
+    """Stop ends the answer and the turn stays, marked stopped; a question sent while another is
+    being answered stops the first, and both questions stay on the page (issue 12)."""
+    with screenshot_on_failure(page, "stop_and_second_question"):
+        _stop_and_second_question(page)
+
+
+def chat_text(pg) -> str:
+    """The conversation's messages (not the sidebar, which lists conversations by question)."""
+    return "\n".join(pg.locator("[data-testid=stChatMessage]").all_inner_texts())
+
+
+def _stop_and_second_question(pg):
+    go_to(pg, "💬 Chat")
+    pg.get_by_test_id("stSidebar").get_by_role("button", name="New conversation").click()
+    wait_idle(pg)
+    box = pg.get_by_test_id("stChatInputTextArea")
+    # Questions the handbook answers, so the model writes (a refusal can come before any click).
+    first = "员工的年休假有几天？"
+    box.fill(first)
+    box.press("Enter")
+    stop = pg.get_by_role("button", name="Stop")
+    stop.wait_for()
+    stop.click()
+    wait_idle(pg)
+    stopped = pg.get_by_text("(stopped: this is what was shown before it was stopped)")
+    stopped.first.wait_for(timeout=30_000)
+    assert chat_text(pg).count(first) == 1
+
+    # A third question while the second is still being answered: the second stops, nothing lost.
+    second, third = "新员工试用期是多长时间？", "员工主动离职要提前多少天通知公司？"
+    box.fill(second)
+    box.press("Enter")
+    pg.get_by_role("button", name="Stop").wait_for()
+    box.fill(third)
+    box.press("Enter")
+    pg.wait_for_function("() => document.body.innerText.includes(%r)" % third)
+    wait_idle(pg)
+    pg.wait_for_function(
+        "() => !document.body.innerText.includes('▌') && !document.querySelector('[data-testid=stStatusWidgetRunningIcon]')")
+    text = chat_text(pg)
+    for q in (first, second, third):
+        assert text.count(q) == 1, (q, text)
+    assert text.index(first) < text.index(second) < text.index(third)
+    assert text.count("(stopped: this is what was shown before it was stopped)") == 2, text

@@ -12,7 +12,7 @@ if str(_ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from ui import admin_page, auth, chat_page, conversations, kb_page, sidebar, state  # noqa: E402
+from ui import admin_page, auth, chat_page, conversations, kb_page, running_answer, sidebar, state  # noqa: E402
 from ui.i18n import t  # noqa: E402
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -22,6 +22,9 @@ def main() -> None:
     st.set_page_config(page_title="DocChat", page_icon="💬", layout="wide")
     state.init_session()
     s = st.session_state
+    # A click or a new question while an answer is being written: that answer stops and is
+    # stored first, so this run shows it (marked stopped) and the model is free.
+    running_answer.stop_previous(s.lang)
     if not auth.signed_in(s.lang):
         state.remember_in_url()
         return

@@ -9,7 +9,7 @@ from chains.chat_session import ChatSession
 from chains.conversations import ConversationNotFound
 from chains.grounded_answer import Answer
 
-from . import answer_controls, conversation_sidebar, conversations, preview, state
+from . import answer_controls, conversation_sidebar, conversations, preview, running_answer, state
 from .conversations import Turn
 from .errors import friendly_errors, show_error
 from .i18n import SAMPLE_QUESTIONS, t
@@ -51,8 +51,8 @@ def _show_turn(turn: Turn, lang: str, key: str) -> None:
     st.markdown(safe_markdown(turn.text))
     if turn.stopped:
         st.caption(t("stopped", lang))
-    if turn.role == "assistant":
-        _show_sources(turn.sources, lang, turn.refused, key=key)
+    if turn.role == "assistant":  # a stopped answer has nothing to cite: no "cites nothing" note
+        _show_sources(turn.sources, lang, turn.refused or turn.stopped, key=key)
 
 
 def _source_label(hit, lang: str) -> str:
@@ -104,9 +104,10 @@ def _ask(conv_id: str | None, question: str, lang: str) -> None:
         st.markdown(safe_markdown(question))
     with st.chat_message("assistant"):
         session = None
+        running = running_answer.start(question, st.session_state.kb_name)
         try:
             session = _session(conv_id)
-            answer = _stream_answer(session, question, lang)
+            answer = _stream_answer(session, question, lang, running.cancel)
         except Exception as err:  # noqa: BLE001 - shown as one plain sentence, logged in full
             message = show_error(err, lang)
             stored = session is not None and session.conversation_id is not None
@@ -114,15 +115,13 @@ def _ask(conv_id: str | None, question: str, lang: str) -> None:
             conversations.remember_error(conv_id, question, message, stored=stored)
             conversations.set_current(conv_id, st.session_state.kb_name)
             return
-        except BaseException:
-            # A click stopped the answer (Streamlit interrupts the script with its own exception):
-            # the stopped turn is stored, so the next run shows its conversation.
-            if session is not None and session.conversation_id is not None:
-                conversations.set_current(session.conversation_id, st.session_state.kb_name)
-            raise
+        finally:
+            # Stopped by a click, or ended: the page's next run (which waits for this, see
+            # ui/running_answer.py) makes this conversation the current one. Nothing here may
+            # touch st.session_state: once a stop is pending, every access raises at once.
+            running_answer.finish(running, session.conversation_id if session is not None else None)
+        conversations.set_current(session.conversation_id, st.session_state.kb_name)
         _show_sources(answer.sources, lang, answer.refused)
-    # ChatSession stored the turn (and created the conversation at its first answer).
-    conversations.set_current(session.conversation_id, st.session_state.kb_name)
     if session.conversation_id is not None:
         # The sidebar was drawn before this answer: now it lists the new conversation, and the
         # stored answer gets its controls (copy, 👍/👎).
@@ -143,7 +142,7 @@ def _session(conv_id: str | None) -> ChatSession:
                            reranker=state.get_reranker(), owner=owner)
 
 
-def _stream_answer(session: ChatSession, question: str, lang: str) -> Answer:
+def _stream_answer(session: ChatSession, question: str, lang: str, cancel) -> Answer:
     """Streams the answer into the page. Not st.write_stream: that renders each partial text
     as raw markdown, and every partial text must pass through safe_markdown first."""
     answer = Answer(question)
@@ -171,7 +170,8 @@ def _stream_answer(session: ChatSession, question: str, lang: str) -> Answer:
     stop = st.empty()
     stop.button(t("stop", lang), key="stop_answer", icon=":material/stop_circle:")
     text = ""
-    with closing(session.stream(question, answer, on_wait=on_wait, on_evidence=on_evidence)) as pieces:
+    with closing(session.stream(question, answer, on_wait=on_wait, on_evidence=on_evidence,
+                                cancel=cancel)) as pieces:
         for piece in pieces:
             text += piece  # each piece was checked before it came (chains/claim_check.py)
             waiting.markdown(safe_markdown(text) + CURSOR)

@@ -71,6 +71,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "checking": {"zh": "正在逐句核对回答…", "en": "Checking the answer sentence by sentence…"},
     "stop": {"zh": "停止回答", "en": "Stop"},
     "ocr_mark": {"zh": "（扫描件文字识别，请对照原页核实）", "en": "(read by OCR from a scan: check it against the page)"},
+    "stopping": {"zh": "正在停止上一个回答…", "en": "Stopping the previous answer…"},
     "stopped": {"zh": "（已停止：以上是停止前显示的内容）", "en": "(stopped: this is what was shown before it was stopped)"},
     "models_loading": {"zh": "模型正在后台加载，页面可以先用；第一次回答可能稍慢。",
                        "en": "The models are loading in the background; you can use the page meanwhile, "

@@ -174,50 +174,73 @@ def _source(name: str, page: int, text: str):
     return Source(name, page, text)
 
 
-# --- the CLI, as a real process -------------------------------------------------------------
+# --- the CLI ----------------------------------------------------------------------------------
 
-def docchat(home: Path, *args: str, stdin: str | None = None, accounts: bool = True):
-    env = {**os.environ, "DOCCHAT_HOME": str(home), "DOCCHAT_LANG": "en",
-           "DOCCHAT_ACCOUNTS": "1" if accounts else "0"}
-    return subprocess.run([sys.executable, "-m", "docchat.cli", *args], env=env, text=True, input=stdin,
-                          capture_output=True, timeout=600)
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    """Runs `docchat ARGS` in this process (the same main() as the installed command; a new
+    process per call would cost seconds of imports each): returns (exit code, stdout, stderr)."""
+    import io
+
+    from docchat import cli as docchat_cli
+    from docchat.settings import get_settings
+    monkeypatch.setenv("DOCCHAT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DOCCHAT_ACCOUNTS", "1")
+    monkeypatch.setenv("DOCCHAT_LANG", "en")
+    get_settings.cache_clear()
+
+    def run(*args: str, stdin: str = ""):
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = docchat_cli.main(list(args))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    yield run
+    get_settings.cache_clear()
 
 
-def test_cli_manages_users_and_never_opens_a_knowledge_base_the_user_may_not_read(tmp_path):
+def test_users_are_added_from_standard_input_by_the_installed_command(tmp_path):
+    home = tmp_path / "home"
+    env = {**os.environ, "DOCCHAT_HOME": str(home), "DOCCHAT_LANG": "en"}
+    add = subprocess.run([sys.executable, "-m", "docchat.cli", "users", "add", "alice", "--admin"], env=env,
+                         input="alice-password\n", text=True, capture_output=True, timeout=300)
+    assert add.returncode == 0 and "added alice (admin)" in add.stdout, add.stderr
+    assert "DOCCHAT_ACCOUNTS=1" in add.stderr  # accounts are still off: it says how to turn them on
+    assert AccountStore.at_home(home).login("alice", "alice-password").user.is_admin
+
+
+def test_cli_manages_users_and_never_opens_a_knowledge_base_the_user_may_not_read(tmp_path, cli):
     home, docs = tmp_path / "home", tmp_path / "docs"
     docs.mkdir()
     (docs / "salaries.txt").write_text("The salary band for engineers is 9000 to 12000 per month.", encoding="utf-8")
-    (docs / "canteen.txt").write_text("The canteen opens at 11:30 and closes at 13:30.", encoding="utf-8")
 
-    add = docchat(home, "users", "add", "alice", "--admin", stdin="alice-password\n")
-    assert add.returncode == 0 and "added alice (admin)" in add.stdout, add.stderr
-    assert docchat(home, "users", "add", "bob", stdin="bob-password\n").returncode == 0
-    short = docchat(home, "users", "add", "carol", stdin="short\n")
-    assert short.returncode == 1 and "at least 8 characters" in short.stderr and "Traceback" not in short.stderr
-    listed = docchat(home, "users", "list").stdout.split("\n")
+    assert cli("users", "add", "alice", "--admin", stdin="alice-password\n")[0] == 0
+    assert cli("users", "add", "bob", stdin="bob-password\n")[0] == 0
+    code, _, err = cli("users", "add", "carol", stdin="short\n")
+    assert code == 1 and "at least 8 characters" in err and "Traceback" not in err
+    listed = cli("users", "list")[1].split("\n")
     assert listed[0].split()[:2] == ["alice", "admin"] and listed[1].split()[:2] == ["bob", "member"]
-    assert "short" not in (home / "accounts.sqlite3").read_text(errors="ignore")
 
-    # The operator (no --user) fills two knowledge bases and restricts one of them to alice.
-    assert docchat(home, "ingest", "--kb", "hr", str(docs / "salaries.txt")).returncode == 0
-    assert docchat(home, "ingest", str(docs / "canteen.txt")).returncode == 0
-    assert "hr: read: alice" in docchat(home, "access", "hr", "--read", "alice", "--change", "").stdout
-    denied = docchat(home, "--user", "bob", "access", "hr", "--read", "bob")
-    assert denied.returncode == 1 and "Only administrators" in denied.stderr
+    # The operator (no --user) fills a knowledge base and lets only alice read it.
+    assert cli("ingest", "--kb", "hr", str(docs / "salaries.txt"))[0] == 0
+    assert cli("kbs", "create", "canteen")[0] == 0
+    assert "hr: read: alice" in cli("access", "hr", "--read", "alice", "--change", "")[1]
+    code, _, err = cli("--user", "bob", "access", "hr", "--read", "bob")
+    assert code == 1 and "Only administrators" in err
 
-    assert docchat(home, "--user", "bob", "kbs", "list").stdout.split() == ["default"]
-    assert sorted(docchat(home, "--user", "alice", "kbs", "list").stdout.split()) == ["default", "hr"]
+    assert cli("--user", "bob", "kbs", "list")[1].split() == ["canteen"]
+    assert sorted(cli("--user", "alice", "kbs", "list")[1].split()) == ["canteen", "hr"]
     for command in (["list", "--kb", "hr"], ["search", "--kb", "hr", "salary band"],
                     ["ask", "--kb", "hr", "What is the salary band?"], ["delete", "--kb", "hr", "salaries.txt"]):
-        out = docchat(home, "--user", "bob", *command)
-        assert out.returncode == 1, (command, out.stdout)
-        assert "no knowledge base “hr” that you may read" in out.stderr and "salar" not in out.stdout, command
-    assert "salaries.txt" in docchat(home, "--user", "alice", "list", "--kb", "hr").stdout
+        code, out, err = cli("--user", "bob", *command)
+        assert code == 1 and "no knowledge base “hr” that you may read" in err, command
+        assert "salar" not in out, command
+    assert "salaries.txt" in cli("--user", "alice", "list", "--kb", "hr")[1]
     # bob reads the open one but may not change it (only admins change one nobody set).
-    assert "canteen.txt" in docchat(home, "--user", "bob", "list").stdout
-    changed = docchat(home, "--user", "bob", "delete", "canteen.txt")
-    assert changed.returncode == 1 and "may not change" in changed.stderr
-    assert docchat(home, "--user", "nobody", "list").returncode == 1
+    assert cli("--user", "bob", "list", "--kb", "canteen")[0] == 0
+    code, _, err = cli("--user", "bob", "delete", "--kb", "canteen", "anything.txt")
+    assert code == 1 and "may not change" in err
+    assert cli("--user", "nobody", "kbs", "list")[0] == 1
 
     # Conversations: each user lists and opens only their own.
     store = ConversationStore.at_home(home)
@@ -225,15 +248,15 @@ def test_cli_manages_users_and_never_opens_a_knowledge_base_the_user_may_not_rea
     store.add_turn(mine.id, "alice asks about the canteen", "11:30")
     theirs = store.create("default", owner="bob")
     store.add_turn(theirs.id, "bob asks about lunch", "13:30")
-    bob_list = docchat(home, "--user", "bob", "chat", "--list").stdout
+    bob_list = cli("--user", "bob", "chat", "--list")[1]
     assert "bob asks" in bob_list and "alice asks" not in bob_list
-    peek = docchat(home, "--user", "bob", "chat", "--conversation", mine.id, stdin="")
-    assert peek.returncode == 1 and "alice asks" not in peek.stdout
+    code, out, _ = cli("--user", "bob", "chat", "--conversation", mine.id)
+    assert code == 1 and "alice asks" not in out
 
-    assert docchat(home, "users", "passwd", "bob", stdin="bob-new-password\n").returncode == 0
+    assert cli("users", "passwd", "bob", stdin="bob-new-password\n")[0] == 0
     assert AccountStore.at_home(home).login("bob", "bob-new-password").ok
-    assert docchat(home, "users", "remove", "bob").returncode == 0
-    assert docchat(home, "users", "remove", "bob").returncode == 1
+    assert cli("users", "remove", "bob")[0] == 0
+    assert cli("users", "remove", "bob")[0] == 1
 
 
 # --- the page, through Streamlit's AppTest ----------------------------------------------------

@@ -270,7 +270,7 @@ def accounts_home(tmp_path, monkeypatch):
 def test_a_member_signs_in_reads_but_cannot_change_and_the_session_can_end(accounts_home):
     from streamlit.testing.v1 import AppTest
 
-    from ui_helpers import APP
+    from ui_helpers import APP, messages, upload
     home = accounts_home
     users = AccountStore.at_home(home)
     users.add_user("bob", "bob-password")
@@ -289,6 +289,11 @@ def test_a_member_signs_in_reads_but_cannot_change_and_the_session_can_end(accou
     KBAccess.at_home(home).set_rule("default", readers=[EVERYONE], writers=["bob"])
     at.run()
     assert at.file_uploader  # allowed now: bob uploads here
+    upload(at, ("canteen.txt", b"The canteen opens at 11:30 and closes at 13:30."), mime="text/plain")
+    assert any("canteen.txt" in m and "indexed" in m for m in messages(at))
+    assert at.dataframe[0].value.iloc[:, 0].tolist() == ["canteen.txt"]
+    # The page was drawn again: an empty picker, so the upload button cannot be pressed twice.
+    assert not [b for b in at.button if b.key == "upload_go"]
 
     users.end_session(at.session_state["session_token"])  # e.g. expired, or signed out elsewhere
     at.run()

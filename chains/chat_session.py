@@ -88,7 +88,7 @@ class ChatSession:
                 if on_wait:
                     on_wait(0)
                 # closing(): a stop ends the model's generator (and so the model) at once.
-                with closing(self._answer(question, answer, on_evidence)) as pieces:
+                with closing(self._answer(question, answer, on_evidence, cancel)) as pieces:
                     for piece in pieces:
                         if cancelled():
                             break
@@ -119,7 +119,7 @@ class ChatSession:
         answer.text, answer.stopped = shown.strip(), True
         self._persist(question, answer)
 
-    def _answer(self, question: str, answer: Answer, on_evidence=None) -> Iterator[str]:
+    def _answer(self, question: str, answer: Answer, on_evidence=None, cancel=None) -> Iterator[str]:
         lang = question_language(question)
         # A question that stands on its own is answered on its own: no rewrite call, and no
         # earlier topic mixed into it (chains/followup.py).
@@ -143,7 +143,7 @@ class ChatSession:
         # A usable rewrite carries the context itself; otherwise the model sees the last turns.
         context = [] if rewrite.rewritten else self.memory.window(ANSWER_HISTORY_TOKENS) if history else []
         yield from self.answerer.stream(rewrite.question, answer, query=rewrite.retrieval_query, lang=lang,
-                                        history=context, on_evidence=on_evidence)
+                                        history=context, on_evidence=on_evidence, cancel=cancel)
 
     def _persist(self, question: str, answer: Answer, error: bool = False) -> None:
         if self.store is None:

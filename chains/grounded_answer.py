@@ -7,6 +7,7 @@ question and the query retrieval should use.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -82,7 +83,8 @@ class GroundedAnswerer:
 
     def stream(self, question: str, answer: Answer | None = None, *, query: str | None = None,
                lang: str | None = None, history: list[tuple[str, str]] | None = None,
-               on_evidence: Callable[[list[Hit]], None] | None = None) -> Iterator[str]:
+               on_evidence: Callable[[list[Hit]], None] | None = None,
+               cancel: threading.Event | None = None) -> Iterator[str]:
         """Yields the answer's text as it may be shown: checked sentence by sentence
         (chains/claim_check.py), so nothing yielded is ever taken back. Fills ``answer``.
 
@@ -90,7 +92,8 @@ class GroundedAnswerer:
         retrieval searches with; ``lang`` (default: the question's) is the reply's language;
         ``history`` (earlier question/answer pairs) is shown to the model when given;
         ``on_evidence(hits)`` is called with the passages as soon as they are found, before the
-        model starts, so a page can show them at once."""
+        model starts, so a page can show them at once. ``cancel``, once set, ends the model's
+        generation at once where the model can be interrupted (llm.gguf, even in its prefill)."""
         answer = answer if answer is not None else Answer(question)
         lang = lang or question_language(question)
         start = time.perf_counter()
@@ -104,7 +107,9 @@ class GroundedAnswerer:
             yield answer.text
             return
         checked = CheckedStream(question, hits, lang)
-        generated = self.llm.stream(grounded_prompt(question, hits, lang, history, self.passage_chars))
+        interruptible = cancel is not None and getattr(self.llm, "supports_cancel", False)
+        generated = self.llm.stream(grounded_prompt(question, hits, lang, history, self.passage_chars),
+                                    **({"cancel": cancel} if interruptible else {}))
 
         def timed() -> Iterator[str]:
             for piece in generated:

@@ -17,7 +17,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, ClassVar, Iterator
 
 from pydantic import Field
 
@@ -47,6 +47,22 @@ class SharedLlama:
     llama: Any  # llama_cpp.Llama
     generation_lock: threading.Lock = field(default_factory=threading.Lock)
     _formatter: Any = None  # the GGUF's chat template, for counting prompt tokens
+    # Set while a generation runs: llama.cpp's abort callback ends even a prompt's prefill (which
+    # takes seconds on a CPU and yields nothing to check between) as soon as it is set.
+    abort_when: threading.Event | None = None
+    _abort_callback: Any = None
+
+    def __post_init__(self) -> None:
+        ctx = getattr(getattr(self.llama, "_ctx", None), "ctx", None)
+        if ctx is None:
+            return
+        import llama_cpp
+
+        def aborted(_data) -> bool:
+            return self.abort_when is not None and self.abort_when.is_set()
+
+        self._abort_callback = llama_cpp.ggml_abort_callback(aborted)  # kept: ctypes needs it alive
+        llama_cpp.llama_set_abort_callback(ctx, self._abort_callback, None)
 
     def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
         """Tokens of the prompt ``create_chat_completion`` builds from ``messages``: the same
@@ -136,9 +152,11 @@ class GGUFChat(PieceStreamingLLM):
     """A GGUF chat model run in-process by llama.cpp.
 
     ``invoke(prompt)`` sends ``prompt`` as the user turn; ``system_prompt`` (if set) goes first.
-    Per-call overrides: ``temperature``, ``top_p``, ``max_new_tokens``, ``system_prompt``.
+    Per-call overrides: ``temperature``, ``top_p``, ``max_new_tokens``, ``system_prompt``, and
+    ``cancel`` (a threading.Event that stops the generation, prefill included, once set).
     """
 
+    supports_cancel: ClassVar[bool] = True
     model_path: str
     expected_sha256: str | None = None
     expected_size: int | None = None
@@ -208,7 +226,9 @@ class GGUFChat(PieceStreamingLLM):
     ) -> Iterator[str]:
         """Text pieces of the answer to a chat (OpenAI-style role/content dicts), generated under
         the model's lock. When the answer is complete, ``usage`` (if given) gets input_tokens,
-        output_tokens and finish_reason ("stop" or "length")."""
+        output_tokens and finish_reason ("stop" or "length"). ``cancel`` (a threading.Event):
+        once set, from any thread, the generation ends at once, in the prompt's prefill too."""
+        cancel = kwargs.pop("cancel", None)
         shared = self.shared()
         request = dict(
             messages=messages,
@@ -222,6 +242,7 @@ class GGUFChat(PieceStreamingLLM):
         pieces: list[str] = []
         finish_reason = None
         with shared.generation_lock:
+            shared.abort_when = cancel
             try:
                 for chunk in shared.llama.create_chat_completion(**request):
                     choice = chunk["choices"][0]
@@ -237,6 +258,16 @@ class GGUFChat(PieceStreamingLLM):
                         f"ask a shorter question or raise DOCCHAT_GGUF_CTX."
                     ) from exc
                 raise
+            except RuntimeError:
+                # llama_decode returned "aborted": the stop asked for. llama.cpp kept only the
+                # tokens it finished, so the next prompt starts from a consistent state.
+                if cancel is None or not cancel.is_set():
+                    raise
+                if not pieces:
+                    yield ""  # LangChain's stream() takes a stream without any chunk for an error
+                return
+            finally:
+                shared.abort_when = None
         if usage is not None:
             # The answer's tokens are counted from its text: llama.cpp's stream does not report
             # them (the same count except where a stop string cut a token).

@@ -159,3 +159,28 @@ def test_assembly_is_idempotent_and_repairs_a_damaged_copy(tmp_path, small_model
     assert assemble_model("0.5b", tmp_path) == path
     assert path.stat().st_mtime_ns == mtime  # left alone the second time
     assert not list(tmp_path.glob(".*.tmp"))  # no temp files left behind
+
+
+def test_cancel_ends_a_generation_inside_its_prefill_and_the_model_stays_sound(small_model_path):
+    """A stop must not wait for a long prompt's prefill (seconds on a CPU, with nothing yielded to
+    check in between): llama.cpp's abort callback ends it, and the next answer is unaffected."""
+    model = MODELS["0.5b"]
+    small_llm = GGUFChat(model_path=small_model_path, expected_sha256=model.sha256, expected_size=model.size,
+                         **{**FAST, "n_ctx": 4096})
+    question = "What is the capital of France? Answer in one word."
+    before = small_llm.invoke(question)
+    shared = small_llm.shared()
+    # A prompt of some 2,700 tokens: its prefill takes many batches on this CPU.
+    long_prompt = " ".join(f"Line {i}: the quick brown fox jumps over the lazy dog." for i in range(200))
+    long_prompt += "\nHow many lines are there?"
+    prompt_tokens = len(shared.llama.tokenize(long_prompt.encode()))
+    assert prompt_tokens > 2500
+    cancel = threading.Event()
+    started = threading.Timer(0.5, cancel.set)
+    started.start()
+    pieces = list(small_llm.stream(long_prompt, cancel=cancel))
+    started.join()
+    assert "".join(pieces) == ""
+    assert shared.llama.n_tokens < prompt_tokens  # stopped before the prompt was read to the end
+    assert shared.abort_when is None  # the next generation is not aborted by this stop
+    assert small_llm.invoke(question) == before

@@ -396,6 +396,28 @@ def section_answers(results: Path) -> list[str]:
     return lines
 
 
+def section_prompt_budget(data: dict | None) -> list[str]:
+    """What the first answer token waits for, per lever (bench/prompt_budget.py)."""
+    lines = ["## First answer token: the prompt's prefill, lever by lever (law dev questions)", ""]
+    if not data:
+        return lines + ["Not run yet (`.venv/bin/python -m bench.prompt_budget`).", ""]
+    lines += [provenance(data, "bench.prompt_budget"), "",
+              f"Model {data['model']}, {data['questions']} questions; prefill speed measured in this run: "
+              f"{data['prefill_tokens_per_s']} tokens/s; retrieval median {data['retrieve_s_median']} s. "
+              f"Floor of the first token = new prompt tokens / prefill speed + retrieval "
+              f"(goal <= {data['goal_first_token_s']} s).", ""]
+    rows = [[r["k"], r["passage_chars"] or "whole", fmt(r["prompt_tokens_median"], 0), fmt(r["new_tokens_median"], 0),
+             fmt(r["first_token_floor_s"]), fmt(r["key_fact_in_prompt"], 2), "yes" if r["meets_goal"] else "no"]
+            for r in data["rows"]]
+    lines += [table(["passages (k)", "chars per passage", "prompt tokens (median)", "new tokens (median)",
+                     "first-token floor s", "key fact still in the prompt", "meets goal"], rows), "",
+              "New tokens: what llama.cpp must read after reusing the previous prompt's common prefix (the "
+              "fixed instructions). Key fact still in the prompt: the share of answerable questions whose "
+              "reference numbers or words are in the passages the model gets, a quality guard that needs "
+              "no generation.", ""]
+    return lines
+
+
 def section_docs(results: Path) -> list[str]:
     """Real documents (../shared/corpus) and their dev questions: DocChat against the naive
     LangChain pipeline with the same model in the same run (bench/eval_docs.py); one block per
@@ -544,6 +566,7 @@ def build(results: Path = RESULTS, out: Path = DEFAULT_OUT, img: Path = DEFAULT_
     if chart:
         lines += [f"![Recall by retrieval set-up]({os.path.relpath(chart, out.parent)})", ""]
     lines += section_answers(results)
+    lines += section_prompt_budget(load(results, "prompt_budget.json"))
     lines += section_docs(results)
     lines += section_ingest(ing)
     lines += section_llm(llm)

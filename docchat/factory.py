@@ -1,4 +1,5 @@
-"""Builds the app's objects from settings: the composition root shared by the CLI and the UI."""
+"""Settings turned into the configs of the app's parts (the app object itself is docchat/app.py),
+and the account stores."""
 from __future__ import annotations
 
 from vectorstore import KBConfig, KnowledgeBase
@@ -19,19 +20,12 @@ def kb_config(settings: Settings | None = None) -> KBConfig:
     )
 
 
-def reranker(settings: Settings | None = None):
-    """The local cross-encoder named by DOCCHAT_RERANKER_PATH (loaded once per process), or
-    None: reranking is off by default because no installed package ships reranker weights."""
-    from vectorstore.rerank import make_reranker
-    return make_reranker((settings or get_settings()).reranker_path)
-
-
 def open_kb(name: str | None = None, settings: Settings | None = None, *,
             read_only: bool = False) -> KnowledgeBase:
-    """``read_only``: for commands that only read (list, search, ask): they never repair or
-    re-embed anything, only report a pending repair (KnowledgeBase.pending_repair)."""
-    s = settings or get_settings()
-    return KnowledgeBase(name or s.kb, kb_config(s), read_only=read_only)
+    """One knowledge base without an app object around it (bench/scale_bench.py measures the
+    memory of exactly this); the page and the CLI ask their DocChat (docchat/app.py)."""
+    from .app import DocChat
+    return DocChat.from_settings(settings).kb(name, read_only=read_only)
 
 
 def account_store(settings: Settings | None = None):

@@ -97,7 +97,12 @@ def test_a_bad_path_gives_a_clear_error_in_both_languages(tmp_path):
 def test_the_checkpoint_loads_by_path_and_scores_like_the_model_itself(tiny_cross_encoder):
     reranker = make_reranker(str(tiny_cross_encoder))
     assert isinstance(reranker, CrossEncoderReranker) and reranker.path == tiny_cross_encoder.resolve()
-    assert make_reranker(str(tiny_cross_encoder))._model is reranker._model  # loaded once per process
+    # Loaded once by the app object, which every chat session of the page or a command asks.
+    from docchat.app import DocChat
+    from docchat.settings import Settings
+    app = DocChat.from_settings(Settings(home=tiny_cross_encoder.parent / "home",
+                                         reranker_path=str(tiny_cross_encoder)))
+    assert app.reranker is app.reranker and app.reranker.path == reranker.path
     got = reranker.score(QUESTION, LINES)
     expected = reference_scores(tiny_cross_encoder, QUESTION, LINES)
     assert got == pytest.approx(expected, abs=1e-4)

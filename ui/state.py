@@ -1,6 +1,6 @@
-"""Objects shared by every browser session of this process, built once (st.cache_resource),
-and the per-session defaults. Cache keys carry the settings that shape an object, so a test
-(or a settings change) with another DOCCHAT_HOME gets fresh objects, never stale ones."""
+"""The app object shared by every browser session of this process, built once
+(st.cache_resource), and the per-session defaults. The cache key is the settings, so a test (or
+a settings change) with another DOCCHAT_HOME gets a fresh app, never a stale one."""
 from __future__ import annotations
 
 import logging
@@ -11,20 +11,26 @@ import streamlit as st
 from chains.answer_queue import AnswerQueue  # noqa: F401 - re-exported for older imports
 from chains.conversations import ConversationStore
 from docchat.accounts import AccountStore, User
-from docchat.factory import account_store, feedback_store, kb_access, kb_config, open_kb
+from docchat.app import DocChat
+from docchat.factory import account_store, feedback_store, kb_access
 from docchat.feedback import FeedbackStore
 from docchat.kb_access import KBAccess
 from docchat.settings import Settings, get_settings
-from vectorstore import KnowledgeBase, delete_knowledge_base, list_knowledge_bases
+from vectorstore import KnowledgeBase
 
 
 def settings() -> Settings:
     return get_settings()
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _kb(home: str, name: str) -> KnowledgeBase:
-    return open_kb(name, settings())
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _app(settings_json: str) -> DocChat:
+    return DocChat.from_settings(settings())
+
+
+def app() -> DocChat:
+    """This process's app object: knowledge bases, models, reranker, conversations, queue."""
+    return _app(settings().model_dump_json())
 
 
 def get_kb(name: str) -> KnowledgeBase:
@@ -32,7 +38,7 @@ def get_kb(name: str) -> KnowledgeBase:
     and the chat's retrieval open knowledge bases through here."""
     if accounts_on():
         access().check_read(current_user(), name)
-    return _kb(str(settings().home), name)
+    return app().kb(name)
 
 
 # --- accounts (issue 14; DOCCHAT_ACCOUNTS=1) -----------------------------------------------
@@ -90,13 +96,11 @@ def may_change(kb_name: str) -> bool:
 
 
 def forget_kb(name: str) -> None:
-    _kb.clear(str(settings().home), name)
+    app().forget_kb(name)
 
 
 def all_knowledge_bases() -> list[str]:
-    s = settings()
-    names = list_knowledge_bases(s.home)
-    return names if s.kb in names else [s.kb, *names]
+    return app().knowledge_bases()
 
 
 def knowledge_bases() -> list[str]:
@@ -108,47 +112,28 @@ def knowledge_bases() -> list[str]:
 def drop_knowledge_base(name: str) -> bool:
     if accounts_on():
         access().check_change(current_user(), name)
-    kb = _kb(str(settings().home), name) if name in all_knowledge_bases() else None
-    if kb is not None:
-        kb.close()
-    forget_kb(name)
-    deleted = delete_knowledge_base(name, kb_config(settings()))
+    deleted = app().delete_kb(name)
     if accounts_on():
         access().forget(name)
     return deleted
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _llm(home: str, backend: str, temperature: float):
-    # make_llm is cheap per call for GGUF (the weights load once per process and are shared),
-    # but ChatGLM2 would load its weights per object: one object per (backend, temperature).
-    from llm.factory import make_llm
-    return make_llm(settings(), llm=backend, temperature=temperature)
-
-
 def get_reranker():
-    """The optional cross-encoder (DOCCHAT_RERANKER_PATH); make_reranker caches it per folder."""
-    from docchat.factory import reranker
-    return reranker(settings())
+    """The optional cross-encoder (DOCCHAT_RERANKER_PATH), loaded once by the app."""
+    return app().reranker
 
 
 def get_llm(backend: str, temperature: float):
-    return _llm(str(settings().home), backend, round(float(temperature), 2))
+    return app().llm(backend, temperature)
 
 
-@st.cache_resource(show_spinner=False)
 def answer_queue() -> AnswerQueue:
-    # One line per process: every browser session shares the one loaded model.
-    return AnswerQueue()
-
-
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _conversation_store(home: str) -> ConversationStore:
-    return ConversationStore.at_home(home)
+    # One line per app: every browser session shares the one loaded model.
+    return app().answer_queue
 
 
 def conversation_store() -> ConversationStore:
-    return _conversation_store(str(settings().home))
+    return app().conversations
 
 
 def init_session() -> None:
@@ -181,17 +166,15 @@ def _warm_up(home: str, backend: str, kb_name: str) -> dict:
     """Loads the embedding model and the default chat model in a background thread, once per
     process, so the page is usable at once and the first answer does not pay for the loading."""
     status = {"done": threading.Event(), "error": None}
-    s = settings()
+    docchat = app()
 
     def load() -> None:
         try:
-            from docchat.factory import open_kb as open_kb_
-            # The embedding model loads with the knowledge base and is shared per process; read
+            # The embedding model loads with the knowledge base and is shared by the app; read
             # only, so warming up never repairs or re-embeds anything (the next writer does).
-            open_kb_(kb_name, s, read_only=True).close()
+            docchat.kb(kb_name, read_only=True).close()
             if backend == "gguf":  # its weights are shared per process; others load per object
-                from llm.factory import make_llm
-                make_llm(s, llm=backend).load()
+                docchat.llm(backend).load()
         except Exception as err:  # noqa: BLE001 - the first question will report it plainly
             logging.getLogger(__name__).warning("background model loading failed: %s", err)
             status["error"] = err

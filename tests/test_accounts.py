@@ -298,3 +298,11 @@ def test_a_member_signs_in_reads_but_cannot_change_and_the_session_can_end(accou
     users.end_session(at.session_state["session_token"])  # e.g. expired, or signed out elsewhere
     at.run()
     assert not at.file_uploader and any("session has ended" in i.value for i in at.info)
+
+    at.text_input(key="login_name").input("bob")
+    at.text_input(key="login_password").input("bob-password")
+    at.button[0].click().run()
+    assert at.chat_input  # signed in again
+    at.button(key="sign_out").click().run()
+    assert not at.chat_input and at.text_input(key="login_name")
+    assert "user" not in at.session_state and "session_token" not in at.session_state

@@ -90,6 +90,11 @@ def _account_signed_in(lang: str) -> bool:
 
 
 def sign_out() -> None:
+    """Ends the session; nothing of this user's stays in the tab for whoever signs in next."""
     s = st.session_state
     state.accounts().end_session(s.pop("session_token", None))
-    s.pop("user", None)
+    for key in ("user", "conversation_id", "conversation_kb", "error_turns", "upload_results",
+                "action_results", "confirm_delete_doc"):
+        s.pop(key, None)
+    if "c" in st.query_params:
+        del st.query_params["c"]

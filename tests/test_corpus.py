@@ -96,3 +96,25 @@ def test_corpus_file(entry):
         assert err.code == "corrupt"
     else:
         pytest.fail(f"unknown expectation {expect!r} in the manifest")
+
+
+def test_a_pdf_table_without_ruling_lines_keeps_one_row_per_line():
+    """pdfplumber finds only ruled tables; an unruled one (en_two_column.pdf, page 3) used to be
+    reflowed like prose, each row running into the next, and a figure lost its row."""
+    path = require_shared("corpus", "en_two_column.pdf")
+    text = "\n".join(d.page_content for d in load_file(path) if d.metadata.get("page") == 3)
+    lines = text.split("\n")
+    assert "Finland 5.5 338,424 Helsinki Finnish, Swedish" in lines
+    assert "Denmark 5.8 42,951 Copenhagen Danish" in lines
+
+
+def test_wrapped_prose_with_numbers_is_still_joined_and_table_rows_are_not():
+    from loaders.formats.pdf import reflow_lines
+    prose = ("This AD replaces AD 2018–23–51, Amendment 39–19512 (83\nFR 62697, December 6, 2018; corrected\n"
+             "December 11, 2018 (83 FR 63561)), and\nadds new requirements.")
+    assert "\n" not in reflow_lines(prose)
+    table = "Country Population Area\nAustria 8.9 83,879 Vienna\nBelgium 11.5 30,689 Brussels\nDenmark 5.8 42,951 Copenhagen"
+    assert reflow_lines(table).split("\n")[1:] == ["Austria 8.9 83,879 Vienna", "Belgium 11.5 30,689 Brussels",
+                                                    "Denmark 5.8 42,951 Copenhagen"]
+    # Two such lines are not yet a table: a wrapped sentence may hold two figures on two lines.
+    assert reflow_lines("Sales were 8.9 and 9.1 million\nin 2023 against 7.5 and 7.9 million\nin 2022.").count("\n") == 0

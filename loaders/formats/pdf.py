@@ -62,14 +62,42 @@ _LINE_ENDS = tuple("。！？；：.!?;:”」』）)")
 _ITEM_START = re.compile(r"^(第[一二三四五六七八九十百千零〇\d]+[条章节编款项]|[一二三四五六七八九十]+、|"
                          r"[（(][一二三四五六七八九十\d]+[)）]|\d+(\.\d+)*[.、)]\s|[•·▪●○■\-–*]\s?)")
 _CJK_CHAR = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
+# A table without ruling lines (pdfplumber finds only ruled ones) comes out as one line per row:
+# "Finland 5.5 338,424 Helsinki Finnish, Swedish". Joined like prose, a row runs into the next
+# and a figure loses its row. A run of such lines (several figures each, short, no sentence end)
+# is kept one row per line.
+_FIGURE = re.compile(r"[-+]?[$¥€£]?\d(?:[\d,.]*\d)?%?")  # a whole cell: 5.5  338,424  -16.55%
+TABLE_RUN = 3  # rows in a row before lines are taken for a table
+
+
+def _row_like(line: str) -> bool:
+    """Two or more cells that are figures alone (a year or number inside wrapped prose carries
+    its punctuation: "2018;" "(83"), in a short line that ends no sentence."""
+    cells = sum(1 for token in line.split() if _FIGURE.fullmatch(token))
+    return len(line) <= 160 and cells >= 2 and not line.endswith(("。", "."))
+
+
+def _table_lines(lines: list[str]) -> set[int]:
+    """Indexes of the lines that sit in a run of at least TABLE_RUN row-like lines."""
+    rows, run = set(), []
+    for i, line in enumerate(lines + [""]):
+        if line and _row_like(line):
+            run.append(i)
+            continue
+        if len(run) >= TABLE_RUN:
+            rows.update(run)
+        run = []
+    return rows
 
 
 def reflow_lines(text: str) -> str:
     out: list[str] = []
-    for line in text.split("\n"):
-        line = line.strip()
+    lines = [line.strip() for line in text.split("\n")]
+    rows = _table_lines(lines)
+    for i, line in enumerate(lines):
         prev = out[-1] if out else ""
-        if not line or not prev or prev.endswith(_LINE_ENDS) or _ITEM_START.match(line):
+        if not line or not prev or prev.endswith(_LINE_ENDS) or _ITEM_START.match(line) \
+                or i in rows or i - 1 in rows:
             out.append(line)
         elif prev.endswith("-") and line[:1].islower():
             out[-1] = prev[:-1] + line  # a word hyphenated at the line end

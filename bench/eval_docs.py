@@ -182,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="1.5b", help="embedded GGUF model (default: the app's default)")
     parser.add_argument("--pipelines", default="langchain,docchat")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--types", default="", help="only these question types, comma-separated (e.g. table,fact)")
     parser.add_argument("--max-new-tokens", type=int, default=200)
     parser.add_argument("-k", type=int, default=5)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -197,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     from vectorstore.embeddings import make_embeddings
 
     items = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if args.types:
+        items = [i for i in items if i["type"] in set(args.types.split(","))]
     items = items[: args.limit]
     files = corpus_files({i["file"] for i in items if i.get("file")} if args.question_files_only else None)
     llm = make_llm(get_settings(), llm="gguf", gguf_model=args.model, temperature=0.0,

@@ -182,19 +182,54 @@ class ClaimChecker:
         return _language(sentence) != self._language[i] and bool(number) and number in self._canonical[i]
 
     def _figures_in_context(self, sentence: str, figures: list[str], i: int) -> bool:
-        """Each figure stands in a line (a table row, a sentence) of the passage that shares a word
-        with the answer's sentence: "Finland's area is 42,951 km²" is not supported by the row
-        "Denmark 5.8 42,951 Copenhagen". Measured on the docs dev set (2026-12-02): the 1.5B model
-        took a figure from the wrong row of a table in 4 of 10 table questions."""
+        """Each figure stands in a line (a table row, a sentence) of the passage that names what
+        the answer's sentence is about:
+        - the line shares a word with the sentence ("Finland's area is 42,951 km²" is not
+          supported by the row "Denmark 5.8 42,951 Copenhagen");
+        - no other row holding a figure of the same kind shares clearly more of the sentence's
+          words ("the AOA sensor test costs $7,650" is not supported by the stall-warning row's
+          $7,650 when the AOA row says $3,400).
+        A figure read from the wrong row of a table is the 1.5B model's most common error."""
         words = _words(sentence)
         if not words:
             return True  # nothing but the figure to place ("六百元。")
         lines = [line for line in _LINES.split(self.hits[i].text) if line.strip()]
+        shared = [len(words & text_units(line)) for line in lines]
+        rows: dict[int, set[str]] = {}  # line -> kinds of its figures, when it holds two or more
+
+        def row_kinds(j: int) -> set[str]:
+            if j not in rows:
+                found = stated_numbers(lines[j])
+                rows[j] = {_kind(f) for f in found} if len(found) >= 2 else set()
+            return rows[j]
+
         for figure in figures:
-            holding = [line for line in lines if figure_in(figure, canonical(line))]
-            if holding and not any(words & text_units(line) for line in holding):
+            holding = [j for j, line in enumerate(lines) if figure_in(figure, canonical(line))]
+            if not holding:
+                continue
+            here = max(shared[j] for j in holding)
+            if here == 0:
+                return False
+            kind = _kind(figure)
+            rival = max((shared[j] for j in range(len(lines)) if j not in holding and shared[j] > here
+                         and kind in row_kinds(j)), default=0)
+            if rival >= 2 * here and rival - here >= RIVAL_MARGIN:
                 return False
         return True
+
+
+def _kind(figure: str) -> str:
+    """What a canonical figure measures, as far as its form tells: money, a percentage, a number
+    with a unit (its unit), or a bare number."""
+    if figure[:1] in "$¥€£" or figure.endswith("元"):
+        return "money"
+    if figure.endswith("%"):
+        return "percent"
+    unit = figure[len(numeral_part(figure)):]
+    return f"unit:{unit}" if unit else "number"
+
+
+RIVAL_MARGIN = 2  # words (Chinese: character pairs) another row must name beyond the figure's own
 
 
 _LINES = re.compile(r"\n|(?<=。)")  # table rows are lines; "; " separates a row's cells

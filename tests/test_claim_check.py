@@ -164,3 +164,26 @@ def test_translated_answers_are_compared_by_their_numbers():
     assert not ClaimChecker("How many tones?", tones).check("Cantonese has six tones [1].").ok
     fees = [hit(13, "Wealth Package: annual package fee $395.")]
     assert ClaimChecker("Is there a yearly fee?", fees).check("Yes, there is a yearly fee of $395 [1].").ok
+
+
+def test_a_figure_read_from_a_row_that_names_less_of_the_sentence_than_its_rival_is_not_shown():
+    """Cost rows of one table: each holds money; the sentence names the AOA test, whose row says
+    $3,400, so the stall-warning row's $7,650 does not support it. Rows that name the sentence's
+    subject equally (or a header that holds no figures) do not count against a figure."""
+    costs = hit(1, "Estimated costs\n"
+                   "AOA sensor system test 40 work-hours × $85 per hour = $3,400 $0 $3,400\n"
+                   "Stall warning test 90 work-hours × $85 per hour = $7,650 $0 $7,650 per airplane")
+    checker = ClaimChecker("How much does the AOA sensor system test cost per airplane?", [costs])
+    assert not checker.check("The AOA sensor system test costs $7,650 per airplane [1].").ok
+    assert checker.check("The AOA sensor system test costs $3,400 per airplane [1].").ok
+    countries = hit(2, "Table 1: EU Countries Information Country Population (millions) Area (km2) Capital\n"
+                       "Denmark 5.8 42,951 Copenhagen Danish\nFinland 5.5 338,424 Helsinki Finnish, Swedish")
+    checker = ClaimChecker("What are Finland's population and area?", [countries])
+    assert checker.check("Finland's population is 5.5 million and its area is 338,424 km² [1].").ok
+    assert not checker.check("Finland's population is 5.5 million and its area is 42,951 km² [1].").ok
+    report = hit(3, "营业收入（元） 4,755,785.11 5,699,227.63 -16.55%\n"
+                    "归属于上市公司股东的净利润（元） -7,889,855.34 -15,424,679.15 48.85%")
+    checker = ClaimChecker("营业收入和净利润是多少？", [report])
+    # One sentence, two rows: each figure stands in the row that names it.
+    assert checker.check("营业收入为4,755,785.11元，归属于上市公司股东的净利润为-7,889,855.34元[1]。").ok
+    assert not checker.check("营业收入为-7,889,855.34元[1]。").ok

@@ -169,36 +169,22 @@ def maybe_profile(path: Path | None):
 
 
 # --- the two pipelines -------------------------------------------------------------------------
-@contextmanager
-def patched(module, name: str, replacement):
-    original = getattr(module, name)
-    setattr(module, name, replacement)
-    try:
-        yield
-    finally:
-        setattr(module, name, original)
-
-
 def ingest_docchat(files: list[str], embeddings, model: str, clock: StageClock, home: Path,
                    interleave: bool | float, kb_name: str = "bench") -> dict:
-    import vectorstore.kb as kb_module
     from vectorstore.kb import KBConfig, KnowledgeBase
 
     timed = timed_embeddings(embeddings, clock, interleave)
-    # parse_in_worker (load_file in a worker process), tokenize and file_sha256 are module
-    # globals of vectorstore.kb: time them there.
-    with patched(kb_module, "parse_in_worker", clock.wrap("parse", kb_module.parse_in_worker)), \
-         patched(kb_module, "tokenize", clock.wrap("tokenize", kb_module.tokenize)), \
-         patched(kb_module, "file_sha256", clock.wrap("hash", kb_module.file_sha256)):
-        with clock.stage("open"):
-            kb = KnowledgeBase(kb_name, KBConfig(home=home, embedding=model), embeddings=timed)
-        kb.chunker.split = clock.wrap("chunk", kb.chunker.split)
-        kb.store.add = clock.wrap("chroma", kb.store.add)
-        for method in ("begin_file", "add_chunks", "commit_file"):
-            setattr(kb.catalog, method, clock.wrap("catalog", getattr(kb.catalog, method)))
-        kb.refresh_keyword_index = clock.wrap("keyword", kb.refresh_keyword_index)
-        results = kb.ingest([Path(f) for f in files])
-        kb.close()
+    with clock.stage("open"):
+        kb = KnowledgeBase(kb_name, KBConfig(home=home, embedding=model), embeddings=timed)
+    # The ingest stages (hash, parse in its worker process, chunk, tokenize) time themselves
+    # with the clock they are given (vectorstore/ingest.py); the writer's calls are wrapped.
+    kb.preparer.timer = clock.stage
+    kb.store.add = clock.wrap("chroma", kb.store.add)
+    for method in ("begin_file", "add_chunks", "commit_file"):
+        setattr(kb.catalog, method, clock.wrap("catalog", getattr(kb.catalog, method)))
+    kb.refresh_keyword_index = clock.wrap("keyword", kb.refresh_keyword_index)
+    results = kb.ingest([Path(f) for f in files])
+    kb.close()
     failed = [r for r in results if r.status != "indexed"]
     if failed:
         raise RuntimeError(f"not indexed: {[(r.file, r.status, r.error) for r in failed]}")

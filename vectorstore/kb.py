@@ -1,77 +1,40 @@
-"""KnowledgeBase: files in, searchable chunks out, kept in sync and consistent.
+"""KnowledgeBase: the front of one knowledge base; files in, searchable chunks out.
 
-Per file the work is: hash -> (skip if unchanged / duplicate) -> parse -> chunk -> tokenise ->
-embed, all outside the writer lock, then a short locked write: catalog row ``pending`` ->
-Chroma vectors -> chunk rows -> ``ready``. Only ``ready`` files are ever searched, and a
-``pending`` row found under the lock is a crashed write that ``repair()`` rolls back (and
-finishes, when the file is still there). The keyword index is rebuilt from the catalog after a
-batch, so it never holds a half-written file either.
+It holds the catalog, the keyword index and the parts it shares with the app (embedder, Chroma
+store, writer lock: kb_parts.py), keeps the chunking settings, and runs the jobs users ask for:
+ingest, sync, delete, reindex, list and search. The work itself is done by the ingest stages
+(ingest.py: hash, parse, chunk, embed, tokenise, outside the lock) and the writer (kb_writer.py:
+the short locked write, removal and crash repair).
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
-from loaders import LoadError, SentenceChunker, load_file, with_heading
+from loaders import SentenceChunker
 
-from .catalog import Catalog, ChunkRecord, ChunkSettings, FileRecord, now
+from .catalog import Catalog, ChunkRecord, ChunkSettings, FileRecord
 from .chroma_store import ChromaStore, collection_name
 from .faq_index import TABLE_FORMATS, FaqIndex
+from .ingest import FilePreparer, PreparedFile, Progress, file_sha256, iter_files
 from .kb_config import CHUNK_SENTENCES_RANGE, KBConfig
 from .kb_parts import KBParts
-from .keyword import KeywordIndex, tokenize, use_jieba_cache
+from .kb_writer import KBWriter
+from .keyword import KeywordIndex, use_jieba_cache
 from .lock import WriterLock
-from .parse_worker import WorkLimitExceeded, parse_in_worker
 from .results import IngestResult
 from .retrieval import Hit, reciprocal_rank_fusion
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, str, float], None]  # (file name, stage, fraction of this file done)
-
-# Share of a file's progress bar given to OCR (stage "ocr"): on a scan it is most of the work.
-OCR_SHARE = 0.6
-
 # Chunks gathered from several files before one Chroma write (see KnowledgeBase.ingest), and
 # the longest a prepared file waits for that write: a killed ingest loses at most this much work.
 WRITE_BATCH_CHUNKS = 2000
 WRITE_BATCH_SECONDS = 30.0
-
-# An ingest embeds at most this many chunks per turn on the (process-wide, one-call-at-a-time)
-# embedding model, and lets waiting searches go first between turns (queries_first.py).
-INGEST_EMBED_SLICE = 8
-
-
-@dataclass
-class _Prepared:
-    """A file parsed, chunked, tokenised and embedded: everything but the locked write."""
-    path: str
-    name: str
-    sha: str
-    size: int
-    format: str
-    pages: int | None
-    ids: list[str]
-    texts: list[str]
-    vectors: list[list[float]]
-    metadatas: list[dict]
-    tokens: list[str]
-    chunking: str | None = None  # ChunkSettings.tag of the chunker used
-    warnings: list[tuple[str, str]] = field(default_factory=list)  # (en, zh): caps that applied
-
-
-def _cut_warning(unit_en: str, unit_zh: str, kept: int, total: int) -> tuple[str, str]:
-    """A file indexed up to a cap: how much was left out, in both languages."""
-    return (f"Only the first {kept:,} of its {total:,} {unit_en} were indexed (the limit per file); "
-            f"the rest of the file cannot be searched. Split it to index all of it.",
-            f"只收录了前 {kept:,} {unit_zh}（共 {total:,} {unit_zh}，已达每个文件的上限），"
-            f"文件其余部分无法检索。如需全部收录，请拆分文件。")
 
 
 class KnowledgeBaseError(RuntimeError):
@@ -87,34 +50,6 @@ class KnowledgeBaseError(RuntimeError):
 
 def kb_folder(home: Path, name: str) -> Path:
     return home / "kb" / collection_name(name, "data")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def iter_files(paths: Iterable[Path], skipped: list[Path] | None = None) -> list[Path]:
-    """Files named, and files inside folders named (sorted; hidden and temp files skipped, and
-    listed in ``skipped`` when given: a hidden folder once, not each file in it)."""
-    out: list[Path] = []
-    for path in paths:
-        path = Path(path)
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                rel = child.relative_to(path).parts
-                hidden = [i for i, p in enumerate(rel) if p.startswith((".", "~$"))]
-                if not hidden:
-                    if child.is_file():
-                        out.append(child)
-                elif skipped is not None and hidden[0] == len(rel) - 1:
-                    skipped.append(child)  # the hidden entry itself, not what is inside it
-        else:
-            out.append(path)
-    return out
 
 
 class KnowledgeBase:
@@ -139,6 +74,9 @@ class KnowledgeBase:
         self.embedding_tag = getattr(self.embeddings, "name", config.embedding)
         self.collection = collection_name(name, self.embedding_tag)
         self.lock = parts.lock
+        self.writer = KBWriter(self.catalog, self.store, self.collection, self.lock, self.keyword,
+                               self.folder)
+        self.preparer = FilePreparer(config, self.embeddings, self.queries_first, self._current_chunker)
         self._check_embedding()
         # Chunking is a setting of each knowledge base (kept in its catalog, so every process
         # uses it); the configured values are only the defaults of a new one.
@@ -223,60 +161,23 @@ class KnowledgeBase:
                 f"请改回原设置，或重建索引（docchat reindex --kb {self.name}）。",
             )
 
+    # --- the writer's jobs (kb_writer.py) ---------------------------------------------------
     def needs_repair(self) -> bool:
-        """A crashed write to roll back or finish, or a keyword index behind the catalog (a new,
-        empty knowledge base has none yet, and needs none)."""
-        if self.catalog.pending_files():
-            return True
-        stored = self.keyword.stored_generation()
-        return stored != self.catalog.generation and (stored is not None or bool(self.catalog.ready_shas()))
+        return self.writer.needs_repair()
 
     def repair(self) -> None:
         """Roll back writes a crash interrupted, finish them if the file is still there, and
         bring the keyword index up to date. Cheap when there is nothing to do."""
-        if not self.needs_repair():
-            return
-        to_finish = []
-        with self.lock.try_hold() as free:
-            if not free:
-                # A writer is at work: its pending file is in flight, not crashed, and it
-                # rebuilds the keyword index when its batch ends. Nothing to repair.
-                return
-            for rec in self.catalog.pending_files():
-                log.warning("rolling back an interrupted import of %s", rec.name)
-                self._remove(rec.sha256)
-                if Path(rec.path).is_file():
-                    to_finish.append((Path(rec.path), rec.name))
-            self._drop_superseded()
-        for path, name in to_finish:
-            self.ingest_file(path, display_name=name)
-        self.refresh_keyword_index()
-
-    def _drop_superseded(self) -> None:
-        """A crash between indexing a changed file and removing its old version leaves two
-        ready versions at one path: keep the newest."""
-        by_path: dict[str, list[FileRecord]] = {}
-        for rec in self.catalog.ready_files():
-            by_path.setdefault(rec.path, []).append(rec)
-        for recs in by_path.values():
-            for old in sorted(recs, key=lambda r: r.added_at)[:-1]:
-                self._remove(old.sha256)
+        self.writer.repair(lambda path, name: self.ingest_file(path, display_name=name))
 
     def refresh_keyword_index(self) -> None:
-        with self.lock.hold():
-            gen = self.catalog.generation
-            if self.keyword.stored_generation() != gen:
-                self.keyword.rebuild(list(self.catalog.chunks_of_ready_files()), gen)
+        self.writer.refresh_keyword_index()
+
+    def erase_traces(self) -> None:
+        self.writer.erase_traces()
 
     def _remove(self, sha256: str) -> None:
-        """Under the writer lock. Hidden first (pending), then vectors, then rows, so a crash
-        at any point leaves either the whole file or a pending row that repair() removes."""
-        rec = self.catalog.file(sha256)
-        if rec and rec.state == "ready":
-            self.catalog.begin_file(rec)
-        self.store.delete_file(self.collection, sha256)
-        self.catalog.remove_file(sha256)
-        self.store.bump_generation()
+        self.writer.remove(sha256)
 
     # --- ingest ----------------------------------------------------------------------------
     def ingest(self, paths: Iterable[Path], progress: Progress | None = None, *,
@@ -289,7 +190,7 @@ class KnowledgeBase:
         file is still all-or-nothing (every file of a write is ``pending`` until it is done).
         ``faq``: the tables among them are trusted FAQ lists (an admin's choice; see mark_faq)."""
         results: list[IngestResult | None] = []
-        waiting: list[tuple[int, _Prepared]] = []
+        waiting: list[tuple[int, PreparedFile]] = []
         skipped: list[Path] = []
         oldest = 0.0  # when the first file of the waiting batch was ready
         try:
@@ -343,185 +244,21 @@ class KnowledgeBase:
             res.faq = True
         return results
 
-    def _flush(self, waiting: list[tuple[int, "_Prepared"]], results: list, progress) -> None:
+    def _flush(self, waiting: list[tuple[int, PreparedFile]], results: list, progress) -> None:
         if waiting:
             for (slot, _), result in zip(waiting, self._write([p for _, p in waiting], progress)):
                 results[slot] = result
             waiting.clear()
 
     def _prepare_or_result(self, path: Path, display_name: str | None,
-                           progress: Progress | None, *, again: bool = False) -> "IngestResult | _Prepared":
+                           progress: Progress | None, *, again: bool = False) -> "IngestResult | PreparedFile":
         """Everything but the write, outside the lock; or the file's final result (unchanged,
         duplicate, or a plain-language error). ``again``: prepare it even if it is stored."""
-        path = path.resolve()
-        name = display_name or path.name
-        try:
-            return self._prepare(path, name, progress or (lambda *_: None), again=again)
-        except (LoadError, WorkLimitExceeded) as err:
-            log.info("could not load %s: %s", path, err)
-            return IngestResult(name, "error", error=err.message("en"), error_zh=err.message("zh"),
-                                error_code=err.code)
-        except OSError as err:
-            log.warning("could not read %s", path, exc_info=True)
-            return IngestResult(name, "error", error_code="unreadable",
-                                error=f"{name}: the file could not be opened ({err.strerror or err}).",
-                                error_zh=f"{name}：无法打开该文件（{err.strerror or err}）。")
+        return self.preparer.prepare_or_result(Path(path), display_name, progress,
+                                               None if again else self.writer.known_as)
 
-    def _prepare(self, path: Path, name: str, report: Progress, *,
-                 again: bool = False) -> "IngestResult | _Prepared":
-        report(name, "reading", 0.0)
-        started, limit_s = time.monotonic(), self.config.ingest_seconds_per_file
-        size = path.stat().st_size
-        if size > self.config.max_file_bytes:
-            # The loader refuses it with a clear message before reading it (no hashing of
-            # a 10 GB file just to say no).
-            load_file(path, max_bytes=self.config.max_file_bytes,
-                      max_unzipped_bytes=self.config.max_unzipped_bytes)
-        sha = file_sha256(path)
-        known = None if again else self._known_as(sha, str(path))
-        if known:
-            return known
-
-        report(name, "parsing", 0.1)
-        # In a worker process with a memory and a time limit (parse_worker): a small hostile
-        # file cannot take the server down; its text arrives cut at max_chars_per_file.
-        parsed = parse_in_worker(path, time_limit_s=max(1.0, limit_s - (time.monotonic() - started)),
-                                 memory_bytes=self.config.parse_memory_bytes,
-                                 max_chars=self.config.max_chars_per_file,
-                                 max_bytes=self.config.max_file_bytes,
-                                 max_unzipped_bytes=self.config.max_unzipped_bytes,
-                                 ocr_max_pages=self.config.ocr_max_pages,
-                                 ocr_page_seconds=self.config.ocr_page_seconds,
-                                 progress=lambda done, total: report(
-                                     name, "ocr", 0.1 + OCR_SHARE * done / max(total, 1)))
-        blocks, warnings = parsed.documents, list(getattr(parsed.documents, "warnings", ()))
-        # OCR took most of the time and the bar; the rest of the work shares what is left.
-        base = 0.1 + OCR_SHARE if getattr(parsed.documents, "ocr_pages", 0) else 0.2
-        if parsed.total_chars > parsed.kept_chars:
-            warnings.append(_cut_warning("characters", "个字符", parsed.kept_chars, parsed.total_chars))
-        for block in blocks:
-            block.metadata["source"] = name
-        chunker = self._current_chunker()
-        chunks = chunker.split(blocks)
-        if not chunks:
-            raise LoadError("empty", f"{name}: no text was found in this file.",
-                            f"{name}：文件中没有找到文字。", file=name)
-        if len(chunks) > self.config.max_passages_per_file:
-            warnings.append(_cut_warning("passages", "个段落", self.config.max_passages_per_file, len(chunks)))
-            chunks = chunks[:self.config.max_passages_per_file]
-        texts = [c.page_content for c in chunks]
-        # Embedded and keyword-indexed with its heading path (the law, chapter and article it
-        # belongs to); the stored text stays the verbatim passage.
-        indexed = [with_heading(c.metadata.get("heading", ""), c.page_content) for c in chunks]
-
-        report(name, "embedding", base)
-        vectors: list[list[float]] = []
-        step = max(1, min(self.config.batch_size, INGEST_EMBED_SLICE))
-        for start in range(0, len(texts), step):
-            if time.monotonic() - started > limit_s:
-                # Out of time: keep what is embedded (and say how much), or refuse if nothing is.
-                if not vectors:
-                    raise WorkLimitExceeded.timeout(name, limit_s)
-                warnings.append((
-                    f"Indexing stopped at the limit of {limit_s:.0f} s per file: only the first "
-                    f"{len(vectors):,} of {len(texts):,} passages were indexed; the rest of the file "
-                    f"cannot be searched.",
-                    f"已达到每个文件 {limit_s:.0f} 秒的处理上限，只收录了前 {len(vectors):,} 个段落"
-                    f"（共 {len(texts):,} 个），文件其余部分无法检索。"))
-                chunks, texts = chunks[:len(vectors)], texts[:len(vectors)]
-                break
-            self.queries_first.ingest_turn()  # searches waiting for the model go first
-            vectors.extend(self.embeddings.embed_documents(indexed[start:start + step]))
-            report(name, "embedding", base + (0.9 - base) * min(1.0, (start + step) / len(texts)))
-        report(name, "saving", 0.9)
-        return _Prepared(
-            path=str(path), name=name, sha=sha, size=size,
-            format=blocks[0].metadata.get("format", ""),
-            pages=max((c.metadata.get("page", 0) for c in chunks), default=0) or None,
-            ids=[f"{sha}:{i}" for i in range(len(chunks))], texts=texts, vectors=vectors,
-            metadatas=[{k: v for k, v in c.metadata.items() if v is not None} for c in chunks],
-            tokens=["\t".join(tokenize(t)) for t in indexed[:len(texts)]],
-            chunking=ChunkSettings(chunker.sentences_per_chunk, chunker.overlap).tag,
-            warnings=warnings,
-        )
-
-    def _write(self, batch: list["_Prepared"], progress: Progress | None) -> list[IngestResult]:
-        """One locked write for several prepared files; each file is all-or-nothing."""
-        report = progress or (lambda *_: None)
-        results: dict[int, IngestResult] = {}
-        fresh: list[tuple[int, _Prepared, list[FileRecord]]] = []
-        with self.lock.hold():
-            taken: dict[str, str] = {}
-            for i, p in enumerate(batch):
-                # Re-checked under the lock: another process, or an earlier file of this
-                # batch, may hold the same content by now.
-                known = self._known_as(p.sha, p.path)
-                if known or p.sha in taken:
-                    results[i] = known or IngestResult(p.name, "duplicate", chunks=len(p.ids), pages=p.pages,
-                                                       sha256=p.sha, duplicate_of=taken[p.sha])
-                    continue
-                taken[p.sha] = p.name
-                superseded = [r for r in self.catalog.files_at_path(p.path) if r.sha256 != p.sha]
-                fresh.append((i, p, superseded))
-            if fresh:
-                with self.catalog.transaction():
-                    for _, p, _ in fresh:
-                        self.catalog.begin_file(FileRecord(p.sha, p.name, p.path, p.format, p.size,
-                                                           p.pages, len(p.ids), now(), "pending",
-                                                           p.chunking))
-                self.store.add(self.collection, [c for _, p, _ in fresh for c in p.ids],
-                               [v for _, p, _ in fresh for v in p.vectors],
-                               [t for _, p, _ in fresh for t in p.texts],
-                               [m for _, p, _ in fresh for m in p.metadatas])
-                with self.catalog.transaction():
-                    for _, p, _ in fresh:
-                        self.catalog.add_chunks(
-                            ChunkRecord(cid, p.sha, n, meta.get("page"), text, tok, meta.get("heading", ""),
-                                        bool(meta.get("ocr")))
-                            for n, (cid, meta, text, tok) in enumerate(zip(p.ids, p.metadatas, p.texts, p.tokens)))
-                for i, p, superseded in fresh:
-                    # Another document of this name from elsewhere: both are kept (a folder may
-                    # hold two readme.txt), never silently replaced; the user is told.
-                    namesakes = [r for r in self.catalog.files_named(p.name)
-                                 if r.path != p.path and r.sha256 != p.sha]
-                    self.catalog.commit_file(p.sha)
-                    for old in superseded:
-                        self._remove(old.sha256)
-                    results[i] = IngestResult(p.name, "updated" if superseded else "indexed",
-                                              chunks=len(p.ids), pages=p.pages, sha256=p.sha)
-                    for en, zh in p.warnings:
-                        results[i].warn(en, zh)
-                    if namesakes:
-                        results[i].warn(
-                            f"Another document is also named {p.name} ({namesakes[0].path}); both are "
-                            f"kept. Deleting by this name removes both: use the sha256 "
-                            f"{p.sha[:12]} to remove only this one.",
-                            f"知识库中已有另一个同名文件 {p.name}（{namesakes[0].path}），两者都已保留。"
-                            f"按文件名删除会同时删除两者；只删除这一个请用 sha256 {p.sha[:12]}。")
-                    report(p.name, "done", 1.0)
-                self.store.bump_generation()
-                if any(superseded for _, _, superseded in fresh):
-                    self.erase_traces()  # a replaced version is erased like a deleted one
-        return [results[i] for i in range(len(batch))]
-
-    def _known_as(self, sha: str, path: str) -> IngestResult | None:
-        rec = self.catalog.file(sha)
-        if not rec or rec.state != "ready":
-            return None
-        name = Path(path).name
-        if rec.path == path:
-            return IngestResult(name, "unchanged", chunks=rec.chunks, pages=rec.pages, sha256=sha)
-        if not Path(rec.path).exists() and rec.name == name:
-            # The same file, moved: follow it rather than calling it a duplicate of itself.
-            with self.lock.hold():
-                self.catalog.move_file(sha, path, name)
-            return IngestResult(name, "unchanged", chunks=rec.chunks, pages=rec.pages, sha256=sha)
-        if Path(path).is_file():
-            # The user was told it is "already in the knowledge base": remember this name, so
-            # deleting the other one keeps the content for it (see delete).
-            self.catalog.add_alias(sha, path, name)
-        return IngestResult(name, "duplicate", chunks=rec.chunks, pages=rec.pages, sha256=sha,
-                            duplicate_of=rec.name)
+    def _write(self, batch: list[PreparedFile], progress: Progress | None) -> list[IngestResult]:
+        return self.writer.write(batch, progress)
 
     # --- sync, delete, list ------------------------------------------------------------------
     def sync(self, folder: Path, progress: Progress | None = None, *,
@@ -606,20 +343,6 @@ class KnowledgeBase:
                 target.unlink()
         except OSError:
             log.warning("could not remove the uploaded copy %s", path, exc_info=True)
-
-    def erase_traces(self) -> None:
-        """Under the writer lock, after deletes: what deleted documents left behind is erased.
-        The catalog overwrites deleted rows (secure_delete) and empties its write-ahead log; the
-        FAQ caches of contents no longer stored go; Chroma's log and free pages are purged
-        (ChromaStore.purge). The keyword index is rebuilt from the catalog by the caller."""
-        self.catalog.checkpoint()
-        live = self.catalog.ready_shas() | {r.sha256 for r in self.catalog.pending_files()}
-        faq_cache = self.folder / "faq"
-        if faq_cache.is_dir():
-            for cached in faq_cache.glob("*.npz"):
-                if cached.name.split(".", 1)[0] not in live:
-                    cached.unlink(missing_ok=True)
-        self.store.purge()
 
     def reindex(self, progress: Progress | None = None,
                 names: Iterable[str] | None = None) -> list[IngestResult]:

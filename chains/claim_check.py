@@ -165,7 +165,7 @@ class ClaimChecker:
             numbers = written_numbers(CITATION.sub("", sentence))
             if len(_words(sentence)) < 2:  # a bare "1" is no sentence to check
                 return 0.0
-            return 1.0 if numbers and all(n in self._canonical[i] for n in numbers) else 0.0
+            return 1.0 if numbers and all(_number_in(n, self._canonical[i]) for n in numbers) else 0.0
         holds_figures = bool(figures) and all(self._holds(f, sentence, i) for f in figures)
         if holds_figures and not self._figures_in_context(sentence, figures, i):
             return 0.0
@@ -216,6 +216,16 @@ class ClaimChecker:
             if rival >= 2 * here and rival - here >= RIVAL_MARGIN:
                 return False
         return True
+
+
+_NUMERAL_CHARS = "零一二三四五六七八九十百千万亿"
+
+
+def _number_in(number: str, canonical_text: str) -> bool:
+    """The number stands in the text as a number of its own: not inside a longer one (the 一 of
+    一百), nor as an ordinal (the 一 of 第一季度, which would "support" "won 1 Stanley Cup")."""
+    edge = re.escape(_NUMERAL_CHARS) + r"\d."
+    return re.search(rf"(?<![{edge}第]){re.escape(number)}(?![{edge}])", canonical_text) is not None
 
 
 def _kind(figure: str) -> str:

@@ -187,3 +187,12 @@ def test_a_figure_read_from_a_row_that_names_less_of_the_sentence_than_its_rival
     # One sentence, two rows: each figure stands in the row that names it.
     assert checker.check("营业收入为4,755,785.11元，归属于上市公司股东的净利润为-7,889,855.34元[1]。").ok
     assert not checker.check("营业收入为-7,889,855.34元[1]。").ok
+
+
+def test_a_translated_sentence_is_not_supported_by_an_ordinal_or_part_of_a_longer_number():
+    report = hit(1, "东北电气发展股份有限公司 2018 年第一季度报告全文")
+    checker = ClaimChecker("How many Stanley Cups have the Maple Leafs won?", [report])
+    assert not checker.check("The Maple Leafs have won 1 Stanley Cup [1].").ok  # the 一 of 第一季度
+    staff = hit(2, "本次事故共造成一百五十七人死亡。")
+    assert ClaimChecker("How many people died?", [staff]).check("157 people were killed [1].").ok
+    assert not ClaimChecker("How many people died?", [staff]).check("57 people were killed [1].").ok

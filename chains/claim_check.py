@@ -221,11 +221,17 @@ class ClaimChecker:
 _NUMERAL_CHARS = "零一二三四五六七八九十百千万亿"
 
 
+_COUNTED = "个种名人年月日天次项位家条件只张台辆岁倍周%"
+
+
 def _number_in(number: str, canonical_text: str) -> bool:
     """The number stands in the text as a number of its own: not inside a longer one (the 一 of
-    一百), nor as an ordinal (the 一 of 第一季度, which would "support" "won 1 Stanley Cup")."""
+    一百), nor as an ordinal (the 一 of 第一季度, which would "support" "won 1 Stanley Cup"). A
+    single Chinese digit must count something (九个声调): 一 alone is also a word (一致, 统一)."""
     edge = re.escape(_NUMERAL_CHARS) + r"\d."
-    return re.search(rf"(?<![{edge}第]){re.escape(number)}(?![{edge}])", canonical_text) is not None
+    after = rf"(?=[{_COUNTED}])" if len(number) == 1 and number in _NUMERAL_CHARS else ""
+    pattern = rf"(?<![{edge}第]){re.escape(number)}(?![{edge}]){after}"
+    return re.search(pattern, canonical_text) is not None
 
 
 def _kind(figure: str) -> str:

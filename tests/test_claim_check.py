@@ -193,6 +193,10 @@ def test_a_translated_sentence_is_not_supported_by_an_ordinal_or_part_of_a_longe
     report = hit(1, "东北电气发展股份有限公司 2018 年第一季度报告全文")
     checker = ClaimChecker("How many Stanley Cups have the Maple Leafs won?", [report])
     assert not checker.check("The Maple Leafs have won 1 Stanley Cup [1].").ok  # the 一 of 第一季度
+    words = hit(3, "闽（南）台片的闽南语内部较为一致。")  # 一 as a word, not a number
+    assert not ClaimChecker("How many?", [words]).check("The Maple Leafs have won 1 Stanley Cup [1].").ok
+    tones = hit(4, "粤语有九个声调。")
+    assert ClaimChecker("How many tones?", [tones]).check("Cantonese has nine tones [1].").ok
     staff = hit(2, "本次事故共造成一百五十七人死亡。")
     assert ClaimChecker("How many people died?", [staff]).check("157 people were killed [1].").ok
     assert not ClaimChecker("How many people died?", [staff]).check("57 people were killed [1].").ok

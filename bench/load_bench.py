@@ -198,11 +198,11 @@ def consistency(kb, new_files: list, ingest_results: list, subset_counts: dict, 
         problems.append(f"Chroma holds {chroma_rows} rows, the catalog {catalog_chunks} chunks")
     import json
 
-    ids_file = kb.keyword.folder / "ids.json"  # the BM25 index's row ids (vectorstore/keyword.py)
+    ids_file = kb.keyword_index.folder / "ids.json"  # the BM25 index's row ids (vectorstore/keyword.py)
     keyword_rows = len(json.loads(ids_file.read_text(encoding="utf-8"))) if ids_file.is_file() else 0
     if keyword_rows != catalog_chunks:
         problems.append(f"the BM25 index holds {keyword_rows} chunks, the catalog {catalog_chunks}")
-    if kb.keyword.stored_generation() != kb.catalog.generation:
+    if kb.keyword_index.stored_generation() != kb.catalog.generation:
         problems.append("the BM25 index is not at the catalog's generation")
     now = {rec.name: rec.chunks for rec in kb.files()}
     changed = {name: (count, now.get(name)) for name, count in subset_counts.items() if now.get(name) != count}

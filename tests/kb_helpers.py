@@ -52,4 +52,4 @@ def assert_consistent(kb: KnowledgeBase) -> None:
     assert kb.store.count(kb.collection) == len(expected_ids) == cat.chunk_count()
     keyword_ids = {cid for cid, _ in cat.chunks_of_ready_files()}
     assert keyword_ids == expected_ids
-    assert kb.keyword.stored_generation() == cat.generation
+    assert kb.keyword_index.stored_generation() == cat.generation

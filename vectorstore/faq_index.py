@@ -209,7 +209,9 @@ class FaqIndex:
         keep = np.array([not sources or p.source in set(sources) for p in pairs])
         if not keep.any():
             return []
-        vector = _unit_rows(np.array([self.embeddings.embed_query(query)]))[0]
+        # The knowledge base's vector of the question: the turn's dense search shares it.
+        embed = getattr(self.kb, "embed_query", self.embeddings.embed_query)
+        vector = _unit_rows(np.array([embed(query)]))[0]
         scores = matrix @ vector
         scores[~keep] = -np.inf
         order = np.argsort(-scores, kind="stable")[:k]

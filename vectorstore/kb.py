@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from loaders import SentenceChunker
 
@@ -27,7 +28,7 @@ from .kb_writer import KBWriter
 from .keyword import KeywordIndex, use_jieba_cache
 from .lock import WriterLock
 from .results import IngestResult
-from .retrieval import Hit, reciprocal_rank_fusion
+from .retrieval import Hit
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 # the longest a prepared file waits for that write: a killed ingest loses at most this much work.
 WRITE_BATCH_CHUNKS = 2000
 WRITE_BATCH_SECONDS = 30.0
+
+# Question vectors a knowledge base keeps (embed_query): enough for the turns in flight.
+QUERY_VECTORS_KEPT = 32
 
 
 class KnowledgeBaseError(RuntimeError):
@@ -67,14 +71,14 @@ class KnowledgeBase:
         self.folder = kb_folder(config.home, name)
         self.catalog = Catalog(self.folder / "catalog.sqlite3")
         use_jieba_cache(config.home / "cache")  # not /tmp: all state stays under DOCCHAT_HOME
-        self.keyword = KeywordIndex(self.folder / "keyword")
+        self.keyword_index = KeywordIndex(self.folder / "keyword")
         parts = parts or KBParts.for_config(config, embeddings)
         self.store, self.embeddings = parts.store, parts.embeddings
         self.queries_first = parts.queries_first
         self.embedding_tag = getattr(self.embeddings, "name", config.embedding)
         self.collection = collection_name(name, self.embedding_tag)
         self.lock = parts.lock
-        self.writer = KBWriter(self.catalog, self.store, self.collection, self.lock, self.keyword,
+        self.writer = KBWriter(self.catalog, self.store, self.collection, self.lock, self.keyword_index,
                                self.folder)
         self.preparer = FilePreparer(config, self.embeddings, self.queries_first, self._current_chunker)
         self._check_embedding()
@@ -92,6 +96,8 @@ class KnowledgeBase:
         # Its FAQ pairs and their question vectors, kept current with the catalog: one per
         # object, so every chat session on it shares them (chains/faq.py).
         self.faq_index = FaqIndex(self)
+        self._query_vectors: dict[str, list[float]] = {}  # question -> vector (embed_query)
+        self._query_vectors_lock = threading.Lock()
         self.pending_repair = self.needs_repair() if read_only else False
         if not read_only:
             self.repair()
@@ -389,42 +395,58 @@ class KnowledgeBase:
         return {"files": len(self.catalog.ready_files()), "chunks": self.catalog.chunk_count(),
                 "embedding": self.embedding_tag}
 
-    # --- search ------------------------------------------------------------------------------
-    def search(self, query: str, k: int = 5, mode: str = "hybrid",
-               sources: list[str] | None = None, pool: int | None = None) -> list[Hit]:
-        """Top-k chunks for a query: ``dense``, ``keyword`` or ``hybrid`` (RRF of both)."""
-        if mode not in ("dense", "keyword", "hybrid"):
-            raise ValueError(f"unknown search mode {mode!r}")
-        pool = pool or max(4 * k, 20)
+    # --- retrieval: candidates for the retriever (vectorstore/retrievers.py fuses them) ---------
+    def ready(self, sources: Sequence[str] | None = None) -> dict[str, FileRecord]:
+        """The searchable files by sha256 (only those named in ``sources``, when given): read
+        once per question and shared by its dense and keyword searches."""
         ready = {r.sha256: r for r in self.catalog.ready_files()}
         if sources:
-            ready = {sha: r for sha, r in ready.items() if r.name in set(sources)}
+            wanted = set(sources)
+            ready = {sha: r for sha, r in ready.items() if r.name in wanted}
+        return ready
+
+    def embed_query(self, text: str) -> list[float]:
+        """The question's vector. One question is embedded once: the FAQ match and the dense
+        search of a turn share it (the last few questions' vectors are kept)."""
+        with self._query_vectors_lock:
+            vector = self._query_vectors.get(text)
+        if vector is None:
+            with self.queries_first.search():
+                vector = self.embeddings.embed_query(text)
+            with self._query_vectors_lock:
+                self._query_vectors[text] = vector
+                while len(self._query_vectors) > QUERY_VECTORS_KEPT:
+                    self._query_vectors.pop(next(iter(self._query_vectors)))
+        return vector
+
+    def dense(self, vector: list[float], pool: int = 20, sources: Sequence[str] | None = None,
+              ready: dict[str, FileRecord] | None = None) -> list[Hit]:
+        """The ``pool`` chunks nearest to ``vector`` (cosine similarity), best first."""
+        ready = self.ready(sources) if ready is None else ready
+        if not ready:
+            return []
+        where = {"sha256": {"$in": sorted(ready)}} if sources else None
+        # Over-fetch: pending or deleted files' rows are filtered out here.
+        rows = self.store.query(self.collection, vector, pool + 20, where=where)
+        return self._hits([(cid, sim) for cid, sim, _t, meta in rows if meta.get("sha256") in ready][:pool],
+                          ready)
+
+    def keyword(self, query: str, pool: int = 20, sources: Sequence[str] | None = None,
+                ready: dict[str, FileRecord] | None = None) -> list[Hit]:
+        """The ``pool`` chunks with the best BM25 score for the query's words, best first."""
+        ready = self.ready(sources) if ready is None else ready
         if not ready or not query.strip():
             return []
-        rankings: list[list[str]] = []
-        dense_scores: dict[str, float] = {}
-        if mode in ("dense", "hybrid"):
-            where = {"sha256": {"$in": sorted(ready)}} if sources else None
-            with self.queries_first.search():
-                vec = self.embeddings.embed_query(query)
-            # Over-fetch: pending or deleted files' rows are filtered out below.
-            rows = self.store.query(self.collection, vec, pool + 20, where=where)
-            ids = [cid for cid, sim, _t, meta in rows if meta.get("sha256") in ready][:pool]
-            dense_scores = {cid: sim for cid, sim, _t, _m in rows}
-            rankings.append(ids)
-        keyword_scores: dict[str, float] = {}
-        if mode in ("keyword", "hybrid"):
-            found = self.keyword.search(query, pool + 50)
-            ids = [cid for cid, _ in found if cid.split(":", 1)[0] in ready][:pool]
-            keyword_scores = dict(found)
-            rankings.append(ids)
-        if mode == "hybrid":
-            ranked = reciprocal_rank_fusion(rankings)[:k]
-        elif mode == "dense":
-            ranked = [(cid, dense_scores[cid]) for cid in rankings[0][:k]]
-        else:
-            ranked = [(cid, keyword_scores[cid]) for cid in rankings[0][:k]]
-        texts = self.catalog.chunk_texts([cid for cid, _ in ranked])
+        found = self.keyword_index.search(query, pool + 50)
+        return self._hits([(cid, score) for cid, score in found if cid.split(":", 1)[0] in ready][:pool],
+                          ready)
+
+    def chunks(self, ids: Iterable[str]) -> dict[str, ChunkRecord]:
+        """The stored chunks of these ids (missing ones left out)."""
+        return self.catalog.chunk_texts(list(ids))
+
+    def _hits(self, ranked: list[tuple[str, float]], ready: dict[str, FileRecord]) -> list[Hit]:
+        texts = self.chunks(cid for cid, _ in ranked)
         hits = []
         for cid, score in ranked:
             chunk = texts.get(cid)
@@ -433,6 +455,25 @@ class KnowledgeBase:
             hits.append(Hit(cid, ready[chunk.sha256].name, chunk.page, chunk.text, round(score, 6),
                             chunk.sha256, chunk.idx, chunk.heading, chunk.ocr))
         return hits
+
+    def search(self, query: str, k: int = 5, mode: str = "hybrid",
+               sources: list[str] | None = None, pool: int | None = None) -> list[Hit]:
+        """Top-k chunks for a query: ``dense``, ``keyword`` or ``hybrid``. A shorthand: hybrid
+        is the retriever's fusion (HybridRetriever without its relevance floor)."""
+        if mode not in ("dense", "keyword", "hybrid"):
+            raise ValueError(f"unknown search mode {mode!r}")
+        pool = pool or max(4 * k, 20)
+        if not query.strip():
+            return []
+        if mode == "hybrid":
+            from .retrievers import HybridRetriever
+            return HybridRetriever(kb=self, k=k, sources=sources, pool=pool, min_score=None).retrieve_hits(query)
+        ready = self.ready(sources)
+        if not ready:
+            return []
+        if mode == "dense":
+            return self.dense(self.embed_query(query), pool, sources, ready)[:k]
+        return self.keyword(query, pool, sources, ready)[:k]
 
     def close(self) -> None:
         self.catalog.close()

@@ -1,7 +1,7 @@
 """The retriever the chat chain and the CLI share: hybrid search, a relevance floor, small-to-big.
 
-``HybridRetriever`` asks ``KnowledgeBase.search`` for two candidate lists (dense cosine and
-jieba BM25), fuses them by (weighted) reciprocal rank fusion, drops everything when the question
+``HybridRetriever`` asks the knowledge base for two candidate lists (``dense`` cosine and jieba
+BM25 ``keyword``, over the files ``ready`` once per question), fuses them (the only fusion) by (weighted) reciprocal rank fusion, drops everything when the question
 is off-topic (the relevance floor), and can widen each hit with its neighbouring chunks of the
 same page. It is a LangChain ``BaseRetriever`` (``invoke`` gives Documents) and offers
 ``retrieve_hits`` for callers that want plain ``Hit`` objects.
@@ -115,8 +115,11 @@ class HybridRetriever(BaseRetriever):
 
     def floor_evidence(self, query: str) -> tuple[float | None, bool]:
         """(cosine similarity of the closest chunk or None, whether any keyword matches)."""
-        dense = self.kb.search(query, k=1, mode="dense", sources=self.sources, pool=1)
-        keyword = self.kb.search(query, k=1, mode="keyword", sources=self.sources, pool=1)
+        if not query.strip():
+            return None, False
+        ready = self.kb.ready(self.sources)
+        dense = self.kb.dense(self.kb.embed_query(query), 1, self.sources, ready) if ready else []
+        keyword = self.kb.keyword(query, 1, self.sources, ready)
         return (dense[0].score if dense else None), bool(keyword)
 
     def off_topic(self, best_dense: float | None, any_keyword_hit: bool) -> bool:
@@ -157,14 +160,19 @@ class HybridRetriever(BaseRetriever):
             raise ValueError(f"unknown retrieval mode {self.mode!r}")
         pool = max(self.pool, k)
         floor = self.min_score is not None
+        # One catalog read and one question vector per question (the knowledge base keeps the
+        # vector, so the FAQ match of the same turn does not embed it again).
+        ready = self.kb.ready(self.sources)
+        if not ready:
+            return []
         dense: list[Hit] = []
         if self.mode != "keyword" or floor:
             size = pool if self.mode != "keyword" else 1  # keyword mode: for the floor only
-            dense = self.kb.search(query, k=size, mode="dense", sources=self.sources, pool=size)
+            dense = self.kb.dense(self.kb.embed_query(query), size, self.sources, ready)
         keyword: list[Hit] = []
         if self.mode != "dense" or floor:
             size = pool if self.mode != "dense" else 1  # dense mode: for the floor only
-            keyword = self.kb.search(query, k=size, mode="keyword", sources=self.sources, pool=size)
+            keyword = self.kb.keyword(query, size, self.sources, ready)
         if floor and self.off_topic(dense[0].score if dense else None, bool(keyword)) \
                 and not verbatim_match(query, keyword):
             return []
@@ -193,7 +201,7 @@ class HybridRetriever(BaseRetriever):
         """Each hit widened by its neighbours of the same page; hits already covered skipped."""
         wanted = [f"{h.sha256}:{i}" for h in hits
                   for i in range(max(0, h.chunk_index - self.expand), h.chunk_index + self.expand + 1)]
-        records = self.kb.catalog.chunk_texts(sorted(set(wanted)))
+        records = self.kb.chunks(sorted(set(wanted)))
         covered: set[str] = set()
         out: list[tuple[Hit, list[str]]] = []
         for hit in hits:

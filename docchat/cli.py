@@ -9,6 +9,8 @@ import sys
 import unicodedata
 from pathlib import Path
 
+from llm.backends import BACKENDS
+
 from .settings import get_settings
 
 log = logging.getLogger("docchat")
@@ -475,7 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_kb(sub.add_parser("ask", help="answer one question from the documents"))
     p.add_argument("question")
-    p.add_argument("--llm", choices=["gguf", "chatglm2", "openai"], default=None)
+    p.add_argument("--llm", choices=list(BACKENDS), default=None)
     p.add_argument("-k", type=int, default=None)
     p.add_argument("--plain", action="store_true", help="send the question to the model without documents")
     p.add_argument("--history", metavar="FILE",
@@ -486,12 +488,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_kb(sub.add_parser("summarize", help="summarise one document (map-reduce over its passages)"))
     p.add_argument("name", help="the document's file name in the knowledge base")
     p.add_argument("--lang", choices=["zh", "en"], default=None, help="summary language (default: the document's)")
-    p.add_argument("--llm", choices=["gguf", "chatglm2", "openai"], default=None)
+    p.add_argument("--llm", choices=list(BACKENDS), default=None)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_summarize)
 
     p = with_kb(sub.add_parser("chat", help="ask questions in the terminal, with history"))
-    p.add_argument("--llm", choices=["gguf", "chatglm2", "openai"], default=None)
+    p.add_argument("--llm", choices=list(BACKENDS), default=None)
     p.add_argument("-k", type=int, default=None)
     p.add_argument("--conversation", metavar="ID", help="continue a stored conversation")
     p.add_argument("--list", action="store_true", help="list stored conversations (of --kb if given)")

@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from llm.backends import BACKENDS
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -66,7 +68,7 @@ class Settings(BaseSettings):
     ocr_page_seconds: float = Field(30.0, gt=0, description="OCR time per page, on average, before a file's OCR stops with a warning")
 
     # --- language models -----------------------------------------------------------------
-    llm: Literal["gguf", "chatglm2", "openai"] = "gguf"
+    llm: Literal[BACKENDS] = "gguf"
     gguf_model: Literal["1.5b", "0.5b"] = "1.5b"
     gguf_threads: int | None = None
     gguf_ctx: int = 4096

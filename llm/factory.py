@@ -14,7 +14,8 @@ from typing import Any, Callable
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.language_models.llms import LLM
 
-BACKENDS = ("gguf", "chatglm2", "openai")
+from .backends import BACKENDS
+
 _DEFAULTS: dict[str, Any] = {
     "llm": "gguf",
     "gguf_model": "1.5b",

@@ -85,9 +85,10 @@ def _chunking(kb, lang: str) -> None:
         s[key_n], s[key_k], s[key_seen] = saved.sentences, saved.overlap, saved.tag
     st.divider()
     st.markdown(f"**{t('chunking_title', lang, kb=kb.name)}**")
-    n = int(st.number_input(t("chunk_sentences", lang), min_value=1, max_value=20, step=1,
+    low, high = kb.CHUNK_SENTENCES_RANGE  # the range the knowledge base accepts
+    n = int(st.number_input(t("chunk_sentences", lang), min_value=low, max_value=high, step=1,
                             key=key_n, help=t("chunk_sentences_help", lang)))
-    k = int(st.number_input(t("chunk_overlap", lang), min_value=0, max_value=19, step=1,
+    k = int(st.number_input(t("chunk_overlap", lang), min_value=0, max_value=high - 1, step=1,
                             key=key_k, help=t("chunk_overlap_help", lang)))
     if k >= n:
         st.error(t("chunking_invalid", lang, n=n, k=k), icon="⚠️")

@@ -57,6 +57,8 @@ def kb_folder(home: Path, name: str) -> Path:
 
 
 class KnowledgeBase:
+    CHUNK_SENTENCES_RANGE = CHUNK_SENTENCES_RANGE  # for the page's inputs (kb_config.py)
+
     def __init__(self, name: str, config: KBConfig, *, parts: KBParts | None = None, embeddings=None,
                  read_only: bool = False):
         """``parts``: the embedder, store and lock shared with the other knowledge bases of the

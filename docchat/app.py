@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from chains.answer_queue import AnswerQueue
+from loaders import UPLOAD_SUFFIXES
 from chains.conversations import ConversationStore
 from vectorstore import KnowledgeBase, delete_knowledge_base, list_knowledge_bases
 from vectorstore.kb_parts import KBParts
@@ -19,6 +20,9 @@ from .factory import kb_config
 from .settings import Settings, get_settings
 
 _UNSET = object()
+
+# What the page's file picker accepts: the loaders' list (ui/ does not import loaders).
+UPLOAD_TYPES = list(UPLOAD_SUFFIXES)
 
 
 class DocChat:

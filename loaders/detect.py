@@ -13,6 +13,12 @@ from .textdecode import looks_like_text
 
 SUPPORTED_FORMATS = ("pdf", "docx", "doc", "pptx", "xlsx", "xls", "csv", "html", "md", "txt",
                      "eml", "epub", "rtf", "odt", "image")
+# File name endings a user may pick in the page's file picker, in the order it lists them: the
+# formats above by their usual endings, pictures (read by OCR) by theirs. The page reads this
+# list (through docchat.app) instead of keeping its own copy.
+UPLOAD_SUFFIXES = ("pdf", "docx", "doc", "pptx", "xlsx", "xls", "csv", "html", "htm", "md",
+                   "markdown", "txt", "eml", "epub", "rtf", "odt",
+                   "png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "gif")
 ZIP_FORMATS = frozenset({"docx", "pptx", "xlsx", "epub", "odt"})
 OOXML_FORMATS = frozenset({"docx", "pptx", "xlsx"})
 

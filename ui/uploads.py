@@ -15,13 +15,9 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-from .safety import safe_filename
+from docchat.app import UPLOAD_TYPES  # noqa: F401 - the loaders' list, for the file picker
 
-# The formats loaders/ can read (loaders.SUPPORTED_FORMATS; ui does not import loaders).
-UPLOAD_TYPES = ["pdf", "docx", "doc", "pptx", "xlsx", "xls", "csv", "html", "htm", "md",
-                "markdown", "txt", "eml", "epub", "rtf", "odt",
-                # pictures and scans, read by OCR
-                "png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "gif"]
+from .safety import safe_filename
 
 
 def upload_folder(uploads_dir: Path, kb_name: str) -> Path:

@@ -142,8 +142,10 @@ class ClaimChecker:
         # 7 year fixed rate is 5.2%" restates the question's "7 year", and is a guess when no
         # passage has a 7 year rate. Only the new figures decide which passage supports it.
         body = CITATION.sub("", sentence)
+        asked = canonical(self.question)
         missing = [f for f in stated_numbers(body)
-                   if not any(self._holds(f, sentence, i) for i in range(len(self.hits)))]
+                   if not any(self._holds(f, sentence, i) or (f in asked and self._restated(f, i))
+                              for i in range(len(self.hits)))]
         if missing:
             return Verdict(ok=False, missing=missing)
         figures = stated_numbers(body, self.question)
@@ -173,6 +175,12 @@ class ClaimChecker:
         if holds_figures and share >= MIN_OVERLAP_WITH_FIGURES:
             return 1.0 + share
         return share if share >= MIN_OVERLAP else 0.0
+
+    def _restated(self, figure: str, i: int) -> bool:
+        """A figure the question itself states, repeated in the answer, is found when its number
+        stands in the passage in another wording (the question's 一年 in 一个纳税年度内)."""
+        number = numeral_part(figure)
+        return bool(number) and _number_in(number, self._canonical[i])
 
     def _holds(self, figure: str, sentence: str, i: int) -> bool:
         """Passage i holds the figure; across languages its number is enough (人 / people)."""

@@ -200,3 +200,11 @@ def test_a_translated_sentence_is_not_supported_by_an_ordinal_or_part_of_a_longe
     staff = hit(2, "本次事故共造成一百五十七人死亡。")
     assert ClaimChecker("How many people died?", [staff]).check("157 people were killed [1].").ok
     assert not ClaimChecker("How many people died?", [staff]).check("57 people were killed [1].").ok
+
+
+def test_a_figure_the_question_states_may_be_worded_otherwise_in_the_passage():
+    tax = hit(1, "第一条 在中国境内有住所，或者无住所而一个纳税年度内在中国境内居住累计满一百八十三天的个人，为居民个人。")
+    checker = ClaimChecker("外国人在中国一年住满多少天，个税上就算居民个人了？", [tax])
+    assert checker.check("外国人在中国一年住满一百八十三天，就算居民个人[1]。").ok
+    # The answer's own figures still must be there as they are.
+    assert not checker.check("外国人在中国一年住满九十天，就算居民个人[1]。").ok

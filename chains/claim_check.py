@@ -22,7 +22,7 @@ from typing import Iterable, Iterator
 
 from vectorstore import Hit
 
-from .grounding import canonical, figure_in, numeral_part, stated_numbers, text_units, written_numbers
+from .grounding import canonical, figure_in, numeral_part, stated_numbers, text_units, unified, written_numbers
 
 # [1], and the variants small models write when they echo the instruction: [编号1] [资料 2].
 CITATION = re.compile(r"\s?\[(?:编号|资料|passage|source)?\s*(\d{1,2})\]", re.IGNORECASE)
@@ -133,6 +133,7 @@ class ClaimChecker:
     def __init__(self, question: str, hits: list[Hit]):
         self.question, self.hits = question, hits
         self._canonical = [canonical(h.text) for h in hits]
+        self._spaced = [unified(h.text) for h in hits]
         self._language = [_language(h.text) for h in hits]
 
     def check(self, sentence: str) -> Verdict:
@@ -184,7 +185,7 @@ class ClaimChecker:
 
     def _holds(self, figure: str, sentence: str, i: int) -> bool:
         """Passage i holds the figure; across languages its number is enough (人 / people)."""
-        if figure_in(figure, self._canonical[i]):
+        if figure_in(figure, self._canonical[i], self._spaced[i]):
             return True
         number = numeral_part(figure)
         return _language(sentence) != self._language[i] and bool(number) and number in self._canonical[i]

@@ -22,7 +22,8 @@ from vectorstore import Hit
 
 _CN_DIGITS = "零一二三四五六七八九"
 _UNITS = (r"个月|个工作日|工作日|日|天|年|周岁|岁|倍|万元|元|小时|分钟|周|%|次|人|项|公里|户|家|名|位|股|件|份|台|辆|"
-          r"minutes?|hours?|days?|weeks?|months?|years?|characters?|times?|percent|people|persons|shares")
+          r"minutes?|hours?|days?|weeks?|months?|years?|characters?|times?|percent|people|persons|shares|"
+          r"millions?|billions?|thousands?")
 NUMBER = re.compile(rf"(?:\d+(?:\.\d+)?|[零一二三四五六七八九十百千万]+)\s*(?:{_UNITS})(?![A-Za-z])", re.IGNORECASE)
 _MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 # Claims beyond numbers with units, matched after numbers are unified (so digits below 100,000
@@ -75,6 +76,11 @@ def _unified(text: str) -> str:
     return normalise_numbers(text).replace("天", "日").lower()
 
 
+def unified(text: str) -> str:
+    """Numbers in canonical form, spaces kept (cells of a row stay apart)."""
+    return _unified(text)
+
+
 def canonical(text: str) -> str:
     return re.sub(r"\s+", "", _unified(text))
 
@@ -96,17 +102,28 @@ def stated_numbers(answer: str, question: str = "") -> list[str]:
 
 # A number precise enough to be found without its unit: a decimal, six digits and more, or a
 # Chinese numeral of four characters and more (七万九千零五十三, 三千四百).
+_SCALED = re.compile(r"^(.+?)(million|billion|thousand)s?$")
+_NUMERAL_CHARS = "零一二三四五六七八九十百千万亿"
 _EXACT = re.compile(r"^-?(\d+\.\d+|\d{6,}|[零一二三四五六七八九十百千万]{4,})")
 
 
-def figure_in(figure: str, canonical_text: str) -> bool:
+def figure_in(figure: str, canonical_text: str, spaced_text: str | None = None) -> bool:
     """Whether a stated figure is in a passage (both canonical). A precise number also counts
     without its unit: tables put the unit in the header ("营业收入（元）… 4,755,785.11",
     "股东总数 79,053"), the answer after the number ("4,755,785.11元", "79,053户")."""
     if figure in canonical_text:
         return True
     exact = _EXACT.match(figure)
-    return bool(exact) and exact.group(0) in canonical_text
+    if exact and exact.group(0) in canonical_text:
+        return True
+    # "9 million" where a table says "(millions)" in its header and 9 in its row: the number
+    # must stand on its own, so it is looked for in the text with its spaces (``spaced_text``,
+    # see ``unified``), where a row's cells are still apart.
+    scaled = _SCALED.match(figure)
+    if not scaled or spaced_text is None or scaled.group(2) not in canonical_text:
+        return False
+    cell = rf"(?<![{_NUMERAL_CHARS}\d.]){re.escape(scaled.group(1))}(?![{_NUMERAL_CHARS}\d.])"
+    return re.search(cell, spaced_text) is not None
 
 
 def unsupported_numbers(answer: str, question: str, passages: list[Hit]) -> list[str]:

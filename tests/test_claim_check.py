@@ -208,3 +208,12 @@ def test_a_figure_the_question_states_may_be_worded_otherwise_in_the_passage():
     assert checker.check("外国人在中国一年住满一百八十三天，就算居民个人[1]。").ok
     # The answer's own figures still must be there as they are.
     assert not checker.check("外国人在中国一年住满九十天，就算居民个人[1]。").ok
+
+
+def test_an_amount_in_millions_is_found_where_the_table_says_millions_and_its_row_the_number():
+    sales = hit(1, "Sales in millions of CHF\nPetCare 9373 1959 1939 -20 -4 -11\nNutrition 13 2 1")
+    checker = ClaimChecker("How much did PetCare sell?", [sales])
+    assert checker.check("PetCare sold 9,373 million CHF [1].").ok
+    assert checker.check("Nutrition sold 13 million CHF [1].").ok  # 13 is a cell of its own
+    assert not checker.check("PetCare sold 0 million CHF [1].").ok  # no cell says 0
+    assert not checker.check("Nutrition sold 3 million CHF [1].").ok  # the 3 of 13 is no cell

@@ -19,7 +19,8 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 class PieceStreamingChatModel(BaseChatModel):
     """Subclasses implement ``_answer(messages, stop, usage, **kwargs)``, yielding the answer's
     text pieces and, once done, filling ``usage`` with input_tokens, output_tokens and
-    finish_reason; and ``model_name`` (a property)."""
+    finish_reason; ``model_name`` (a property); and ``llm``, the text LLM on the same loaded
+    weights, which answers token counting for both."""
 
     stop: list[str] | None = None
     """Stop sequences for every call, added to those a call passes."""
@@ -34,6 +35,20 @@ class PieceStreamingChatModel(BaseChatModel):
     @property
     def model_name(self) -> str:
         raise NotImplementedError
+
+    @property
+    def llm(self) -> Any:
+        raise NotImplementedError
+
+    @property
+    def context_window(self) -> int:
+        return self.llm.context_window
+
+    def count_tokens(self, text: str) -> int:
+        return self.llm.count_tokens(text)
+
+    def get_num_tokens(self, text: str) -> int:
+        return self.count_tokens(text)
 
     def _stops(self, stop: list[str] | None) -> list[str] | None:
         stops = [*(self.stop or []), *(stop or [])]

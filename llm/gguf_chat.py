@@ -77,16 +77,6 @@ class GGUFChatModel(PieceStreamingChatModel):
         self.llm.load()
         return self
 
-    @property
-    def context_window(self) -> int:
-        return self.llm.context_window
-
-    def count_tokens(self, text: str) -> int:
-        return self.llm.count_tokens(text)
-
-    def get_num_tokens(self, text: str) -> int:
-        return self.count_tokens(text)
-
     def _answer(
         self, messages: list[BaseMessage], stop: list[str] | None, usage: dict[str, Any], **kwargs: Any
     ) -> Iterator[str]:

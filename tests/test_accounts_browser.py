@@ -6,15 +6,9 @@ before the server starts (no answer from the language model is needed). A failin
 screenshot in test-artifacts/."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
 
-from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, REPO, _free_port, _missing, screenshot_on_failure, wait_idle
+from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, _missing, screenshot_on_failure, streamlit_server, wait_idle
 
 PASSWORDS = {"root": "root-password", "alice": "alice-password", "bob": "bob-password", "carol": "carol-password"}
 ALICE_Q = "Alice asks about the bonus rules"
@@ -53,34 +47,9 @@ def site(tmp_path_factory):
         store.add_turn(conv.id, question, answer)
         ids[key] = conv.id
 
-    port = _free_port()
-    env = dict(os.environ, DOCCHAT_HOME=str(home), DOCCHAT_ACCOUNTS="1", DOCCHAT_LANG="en",
-               DOCCHAT_LOGIN_MAX_FAILURES="3", DOCCHAT_GGUF_MODEL="0.5b", HF_HUB_OFFLINE="1",
-               ANONYMIZED_TELEMETRY="False")
-    log_file = open(home / "server.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "ui/app.py", "--server.port", str(port),
-         "--server.headless", "true", "--server.address", "127.0.0.1"],
-        cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"the server did not start; see {home / 'server.log'}")
-                time.sleep(0.5)
+    with streamlit_server(home, DOCCHAT_ACCOUNTS="1", DOCCHAT_LANG="en", DOCCHAT_LOGIN_MAX_FAILURES="3",
+                          DOCCHAT_GGUF_MODEL="0.5b") as url:
         yield url, home, ids
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log_file.close()
 
 
 @pytest.fixture

@@ -38,14 +38,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`streamlit run ui/app.py` on a free port with a fresh DocChat home; yields its URL."""
-    home = tmp_path_factory.mktemp("docchat-home")
+@contextmanager
+def streamlit_server(home: Path, **env: str):
+    """`streamlit run ui/app.py` on a free port with DOCCHAT_HOME=home and the given variables;
+    yields its URL once it answers, stops it after."""
     port = _free_port()
-    env = dict(os.environ, DOCCHAT_HOME=str(home), DOCCHAT_GGUF_MODEL="0.5b",
-               DOCCHAT_MAX_NEW_TOKENS="64", DOCCHAT_TEMPERATURE="0", DOCCHAT_LANG="en",
-               HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False")
+    env = dict(os.environ, DOCCHAT_HOME=str(home), HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False", **env)
     log_file = open(home / "server.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "ui/app.py", "--server.port", str(port),
@@ -70,6 +68,14 @@ def server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
         log_file.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app with a fresh DocChat home; yields its URL."""
+    with streamlit_server(tmp_path_factory.mktemp("docchat-home"), DOCCHAT_GGUF_MODEL="0.5b",
+                          DOCCHAT_MAX_NEW_TOKENS="64", DOCCHAT_TEMPERATURE="0", DOCCHAT_LANG="en") as url:
+        yield url
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ from typing import Iterable, Iterator
 
 from vectorstore import Hit
 
-from .grounding import canonical, figure_in, numeral_part, stated_numbers, text_units, unified, written_numbers
+from .grounding import (NUMERAL_CHARS, canonical, figure_in, numeral_part, standalone, stated_numbers, text_units,
+                        unified, written_numbers)
 
 # [1], and the variants small models write when they echo the instruction: [编号1] [资料 2].
 CITATION = re.compile(r"\s?\[(?:编号|资料|passage|source)?\s*(\d{1,2})\]", re.IGNORECASE)
@@ -227,9 +228,6 @@ class ClaimChecker:
         return True
 
 
-_NUMERAL_CHARS = "零一二三四五六七八九十百千万亿"
-
-
 _COUNTED = "个种名人年月日天次项位家条件只张台辆岁倍周%"
 
 
@@ -237,10 +235,8 @@ def _number_in(number: str, canonical_text: str) -> bool:
     """The number stands in the text as a number of its own: not inside a longer one (the 一 of
     一百), nor as an ordinal (the 一 of 第一季度, which would "support" "won 1 Stanley Cup"). A
     single Chinese digit must count something (九个声调): 一 alone is also a word (一致, 统一)."""
-    edge = re.escape(_NUMERAL_CHARS) + r"\d."
-    after = rf"(?=[{_COUNTED}])" if len(number) == 1 and number in _NUMERAL_CHARS else ""
-    pattern = rf"(?<![{edge}第]){re.escape(number)}(?![{edge}]){after}"
-    return re.search(pattern, canonical_text) is not None
+    after = rf"(?=[{_COUNTED}])" if len(number) == 1 and number in NUMERAL_CHARS else ""
+    return re.search(standalone(number, after=after, not_after="第"), canonical_text) is not None
 
 
 def _kind(figure: str) -> str:

@@ -103,7 +103,15 @@ def stated_numbers(answer: str, question: str = "") -> list[str]:
 # A number precise enough to be found without its unit: a decimal, six digits and more, or a
 # Chinese numeral of four characters and more (七万九千零五十三, 三千四百).
 _SCALED = re.compile(r"^(.+?)(million|billion|thousand)s?$")
-_NUMERAL_CHARS = "零一二三四五六七八九十百千万亿"
+NUMERAL_CHARS = "零一二三四五六七八九十百千万亿"
+
+
+def standalone(number: str, after: str = "", not_after: str = "") -> str:
+    """A regex for ``number`` as a number of its own in canonical text: not part of a longer
+    one (the 三 of 十三, the 5 of 5.5). ``not_after``: more characters it may not follow;
+    ``after``: a lookahead it must be followed by."""
+    edge = re.escape(NUMERAL_CHARS) + r"\d."
+    return rf"(?<![{edge}{not_after}]){re.escape(number)}(?![{edge}]){after}"
 _EXACT = re.compile(r"^-?(\d+\.\d+|\d{6,}|[零一二三四五六七八九十百千万]{4,})")
 
 
@@ -122,8 +130,7 @@ def figure_in(figure: str, canonical_text: str, spaced_text: str | None = None) 
     scaled = _SCALED.match(figure)
     if not scaled or spaced_text is None or scaled.group(2) not in canonical_text:
         return False
-    cell = rf"(?<![{_NUMERAL_CHARS}\d.]){re.escape(scaled.group(1))}(?![{_NUMERAL_CHARS}\d.])"
-    return re.search(cell, spaced_text) is not None
+    return re.search(standalone(scaled.group(1)), spaced_text) is not None
 
 
 def unsupported_numbers(answer: str, question: str, passages: list[Hit]) -> list[str]:

@@ -7,13 +7,14 @@ go on while one writer commits; a writer waits up to ``timeout`` for another).
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 import uuid
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+
+from .sqlite_file import SQLiteFile
 
 TITLE_CHARS = 40
 
@@ -83,7 +84,7 @@ def title_of(question: str) -> str:
     return question if len(question) <= TITLE_CHARS else question[: TITLE_CHARS - 1] + "…"
 
 
-class ConversationStore:
+class ConversationStore(SQLiteFile):
     def __init__(self, path: str | Path, timeout: float = 30.0):
         self.path = Path(path)
         self.timeout = timeout
@@ -98,26 +99,6 @@ class ConversationStore:
     @classmethod
     def at_home(cls, home: str | Path) -> "ConversationStore":
         return cls(Path(home) / "conversations.sqlite3")
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-        db.execute("PRAGMA foreign_keys=ON")
-        # A deleted conversation is gone for good: its text is overwritten, not left in free pages.
-        db.execute("PRAGMA secure_delete=ON")
-        return db
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        # BEGIN IMMEDIATE takes the write lock up front: no deadlock between two writers that
-        # both read first, and the turn number read below cannot be taken by another writer.
-        with closing(self._connect()) as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
 
     # --- writes ---------------------------------------------------------------------------
     def create(self, kb: str, owner: str | None = None) -> Conversation:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import re
 import secrets
-import sqlite3
 import time
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import bcrypt
+
+from chains.sqlite_file import SQLiteFile
 
 ROLES = ("admin", "member")
 MIN_PASSWORD_CHARS = 8
@@ -89,7 +89,7 @@ def check_password(password: str) -> str:
     return password
 
 
-class AccountStore:
+class AccountStore(SQLiteFile):
     def __init__(self, path: str | Path, *, max_failures_user: int = 5, max_failures_address: int = 20,
                  window_s: float = 900.0, session_idle_s: float = 8 * 3600, timeout: float = 30.0):
         """Failed logins: at most ``max_failures_user`` per user name and ``max_failures_address``
@@ -106,23 +106,6 @@ class AccountStore:
     @classmethod
     def at_home(cls, home: str | Path, **limits) -> "AccountStore":
         return cls(Path(home) / "accounts.sqlite3", **limits)
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-        db.execute("PRAGMA foreign_keys=ON")
-        db.execute("PRAGMA secure_delete=ON")  # a removed user's hash is overwritten, not left in free pages
-        return db
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with closing(self._connect()) as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
 
     # --- users ----------------------------------------------------------------------------
     def add_user(self, name: str, password: str, *, admin: bool = False) -> User:

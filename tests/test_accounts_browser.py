@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, _missing, screenshot_on_failure, streamlit_server, wait_idle
+from test_ui_browser import chromium, screenshot_on_failure, streamlit_server, wait_idle
 
 PASSWORDS = {"root": "root-password", "alice": "alice-password", "bob": "bob-password", "carol": "carol-password"}
 ALICE_Q = "Alice asks about the bonus rules"
@@ -54,18 +54,8 @@ def site(tmp_path_factory):
 
 @pytest.fixture
 def browser(site):
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("needs the Python package playwright")
-    if not CHROMIUM.exists():
-        _missing("needs Debian chromium at /usr/bin/chromium (apt-get install chromium)")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 def person(browser, url: str, path: str = "/"):

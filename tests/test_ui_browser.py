@@ -78,9 +78,9 @@ def server(tmp_path_factory):
         yield url
 
 
-@pytest.fixture
-def page(server, request):
-    """A Chromium page on the app; on a failing test, its screenshot goes to test-artifacts/."""
+@contextmanager
+def chromium():
+    """Debian's headless Chromium through Playwright (skipped, or failed in CI, without it)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -89,13 +89,20 @@ def page(server, request):
         _missing("needs Debian chromium at /usr/bin/chromium (apt-get install chromium)")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(server, request):
+    """A Chromium page on the app; on a failing test, its screenshot goes to test-artifacts/."""
+    with chromium() as browser:
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
         pg.set_default_timeout(120_000)
         pg.goto(server)
-        try:
-            yield pg
-        finally:
-            browser.close()
+        yield pg
 
 
 @contextmanager

@@ -21,20 +21,21 @@ GiB = 1024 * MiB
 PAGED_FORMATS = frozenset({"pdf", "pptx", "xlsx", "xls", "image"})
 
 
-def load_file(path: str | Path, *, max_bytes: int = 100 * MiB, max_unzipped_bytes: int = GiB,
+def load_file(path: str | Path, *, max_bytes: int | None = 100 * MiB, max_unzipped_bytes: int = GiB,
               time_limit_s: float = 300.0, ocr_max_pages: int = 50, ocr_page_seconds: float = 30.0,
-              progress: Callable[[int, int], None] | None = None) -> "LoadedBlocks":
+              progress: Callable[[int, int], None] | None = None, sha256: str | None = None) -> "LoadedBlocks":
     """The file's text blocks as Documents in document order, or a LoadError naming the file.
 
     Never returns an empty list. `time_limit_s` bounds parsing of a pathological file.
     Scanned pages and pictures are read by OCR: at most `ocr_max_pages` pages (or pictures) per
     file (0 turns OCR off), about `ocr_page_seconds` each; `progress(done, total)` is called per
-    OCR'd page. What a limit left unread is said in the result's `warnings`."""
+    OCR'd page. What a limit left unread is said in the result's `warnings`.
+    `max_bytes` None and `sha256` given: the caller already checked the size and hashed the
+    file (an upload it held in memory), so neither is done again."""
     path = Path(path)
     name = path.name
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
+        if max_bytes is not None and (size := path.stat().st_size) > max_bytes:
             raise LoadError.of("too_large", name, f"{human_size(size)}, limit {human_size(max_bytes)}")
         data = path.read_bytes()
     except OSError as exc:
@@ -59,7 +60,7 @@ def load_file(path: str | Path, *, max_bytes: int = 100 * MiB, max_unzipped_byte
     except Exception as exc:  # noqa: BLE001 - a parser library crashing on a bad file is that file's error
         raise LoadError.of("corrupt", name, f"{type(exc).__name__}: {exc}"[:300]) from exc
 
-    documents = _documents(result, name=name, fmt=fmt, sha256=hashlib.sha256(data).hexdigest())
+    documents = _documents(result, name=name, fmt=fmt, sha256=sha256 or hashlib.sha256(data).hexdigest())
     if not documents:
         raise LoadError.of("empty", name)
     loaded = LoadedBlocks(documents)

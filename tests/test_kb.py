@@ -280,3 +280,42 @@ def test_a_batch_is_written_once_it_has_waited_long_enough(tmp_path, monkeypatch
     assert [r.status for r in kb.ingest([docs])] == ["indexed"] * 3
     assert ready_when_read == [0, 1, 2]
     kb.close()
+
+
+def test_known_files_are_ingested_in_one_batch_without_being_hashed_again(home, tmp_path):
+    """The page's upload: files it already read, hashed and size-checked (KnownFile) go through
+    one batched ingest; only the parser reads them, and their stored hash is the one given."""
+    import hashlib
+    from contextlib import contextmanager
+
+    from vectorstore import KnownFile
+
+    kb = KnowledgeBase("default", config(home))
+    stages: list[str] = []
+
+    @contextmanager
+    def record(stage):
+        stages.append(stage)
+        yield
+
+    kb.preparer.timer = record  # the stage hook the ingest benchmark times with
+    a = write_txt(tmp_path / "up" / "parking.txt", ["The parking fee is 20 dollars per day."])
+    b = write_txt(tmp_path / "up" / "travel.txt", ["Trains must be booked two weeks ahead."])
+    twin = write_txt(tmp_path / "up" / "travel copy.txt", ["Trains must be booked two weeks ahead."])
+    known = [KnownFile(p, p.name, hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_size)
+             for p in (a, b, twin)]
+    results = kb.ingest(known)
+    assert [(r.file, r.status) for r in results] == [
+        ("parking.txt", "indexed"), ("travel.txt", "indexed"), ("travel copy.txt", "duplicate")]
+    assert "hash" not in stages and stages.count("parse") == 3
+    assert {f.sha256 for f in kb.files()} == {known[0].sha256, known[1].sha256}
+    assert all(c.sha256 == known[0].sha256 for c in kb.file_chunks(known[0].sha256))
+    assert kb.search("how much is parking per day", k=1)[0].source == "parking.txt"
+    # The copy's name is kept for its content: deleting the first name leaves it under the copy's.
+    kb.delete("travel.txt")
+    assert sorted(f.name for f in kb.files()) == ["parking.txt", "travel copy.txt"]
+    # A plain path is still hashed by the ingest itself.
+    kb.ingest([write_txt(tmp_path / "other.txt", ["Lunch is served at noon."])])
+    assert stages.count("hash") == 1
+    assert_consistent(kb)
+    kb.close()

@@ -37,6 +37,17 @@ OCR_SHARE = 0.6
 INGEST_EMBED_SLICE = 8
 
 
+@dataclass(frozen=True)
+class KnownFile:
+    """A file whose sha256 and size its caller already has: the page read, hashed and
+    size-checked an upload in memory before saving it. Its ingest neither hashes nor size-checks
+    it again, and the parser, the one reader of the saved copy, is handed the hash."""
+    path: Path
+    name: str
+    sha256: str
+    size: int
+
+
 @dataclass
 class PreparedFile:
     """A file parsed, chunked, tokenised and embedded: everything but the locked write."""
@@ -71,11 +82,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def iter_files(paths: Iterable[Path], skipped: list[Path] | None = None) -> list[Path]:
+def iter_files(paths: Iterable[Path | KnownFile], skipped: list[Path] | None = None) -> list[Path | KnownFile]:
     """Files named, and files inside folders named (sorted; hidden and temp files skipped, and
-    listed in ``skipped`` when given: a hidden folder once, not each file in it)."""
-    out: list[Path] = []
+    listed in ``skipped`` when given: a hidden folder once, not each file in it). A KnownFile
+    passes through as it is."""
+    out: list[Path | KnownFile] = []
     for path in paths:
+        if isinstance(path, KnownFile):
+            out.append(path)
+            continue
         path = Path(path)
         if path.is_dir():
             for child in sorted(path.rglob("*")):
@@ -104,14 +119,15 @@ class FilePreparer:
         self.chunker = chunker  # the chunker for the settings stored now
         self.timer: Callable[[str], ContextManager[Any]] = _no_timer  # e.g. a benchmark's clock
 
-    def prepare_or_result(self, path: Path, display_name: str | None, progress: Progress | None,
+    def prepare_or_result(self, path: Path | KnownFile, display_name: str | None, progress: Progress | None,
                           known_as: KnownAs | None) -> "IngestResult | PreparedFile":
         """Everything but the write; or the file's final result (unchanged, duplicate, or a
         plain-language error). ``known_as`` None: prepare it even if it is stored."""
-        path = path.resolve()
-        name = display_name or path.name
+        known = path if isinstance(path, KnownFile) else None
+        path = Path(known.path if known else path).resolve()
+        name = display_name or (known.name if known else path.name)
         try:
-            return self.prepare(path, name, progress or (lambda *_: None), known_as)
+            return self.prepare(path, name, progress or (lambda *_: None), known_as, known)
         except (LoadError, WorkLimitExceeded) as err:
             log.info("could not load %s: %s", path, err)
             return IngestResult(name, "error", error=err.message("en"), error_zh=err.message("zh"),
@@ -123,20 +139,23 @@ class FilePreparer:
                                 error_zh=f"{name}：无法打开该文件（{err.strerror or err}）。")
 
     def prepare(self, path: Path, name: str, report: Progress,
-                known_as: KnownAs | None) -> "IngestResult | PreparedFile":
+                known_as: KnownAs | None, known: KnownFile | None = None) -> "IngestResult | PreparedFile":
         config, timer = self.config, self.timer
         report(name, "reading", 0.0)
         started, limit_s = time.monotonic(), config.ingest_seconds_per_file
-        size = path.stat().st_size
-        if size > config.max_file_bytes:
-            # The loader refuses it with a clear message before reading it (no hashing of
-            # a 10 GB file just to say no).
-            load_file(path, max_bytes=config.max_file_bytes, max_unzipped_bytes=config.max_unzipped_bytes)
-        with timer("hash"):
-            sha = file_sha256(path)
-        known = known_as(sha, str(path)) if known_as else None
-        if known:
-            return known
+        if known is not None:  # checked and hashed by the caller, not again
+            size, sha = known.size, known.sha256
+        else:
+            size = path.stat().st_size
+            if size > config.max_file_bytes:
+                # The loader refuses it with a clear message before reading it (no hashing of
+                # a 10 GB file just to say no).
+                load_file(path, max_bytes=config.max_file_bytes, max_unzipped_bytes=config.max_unzipped_bytes)
+            with timer("hash"):
+                sha = file_sha256(path)
+        stored = known_as(sha, str(path)) if known_as else None
+        if stored:
+            return stored
 
         report(name, "parsing", 0.1)
         # In a worker process with a memory and a time limit (parse_worker): a small hostile
@@ -145,7 +164,8 @@ class FilePreparer:
             parsed = parse_in_worker(path, time_limit_s=max(1.0, limit_s - (time.monotonic() - started)),
                                      memory_bytes=config.parse_memory_bytes,
                                      max_chars=config.max_chars_per_file,
-                                     max_bytes=config.max_file_bytes,
+                                     max_bytes=None if known else config.max_file_bytes,
+                                     sha256=sha,
                                      max_unzipped_bytes=config.max_unzipped_bytes,
                                      ocr_max_pages=config.ocr_max_pages,
                                      ocr_page_seconds=config.ocr_page_seconds,

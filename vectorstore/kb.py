@@ -21,7 +21,7 @@ from loaders import SentenceChunker
 from .catalog import Catalog, ChunkRecord, ChunkSettings, FileRecord
 from .chroma_store import ChromaStore, collection_name
 from .faq_index import TABLE_FORMATS, FaqIndex
-from .ingest import FilePreparer, PreparedFile, Progress, file_sha256, iter_files
+from .ingest import FilePreparer, KnownFile, PreparedFile, Progress, file_sha256, iter_files
 from .kb_config import CHUNK_SENTENCES_RANGE, KBConfig
 from .kb_parts import KBParts
 from .kb_writer import KBWriter
@@ -188,9 +188,10 @@ class KnowledgeBase:
         self.writer.remove(sha256)
 
     # --- ingest ----------------------------------------------------------------------------
-    def ingest(self, paths: Iterable[Path], progress: Progress | None = None, *,
+    def ingest(self, paths: Iterable[Path | KnownFile], progress: Progress | None = None, *,
                faq: bool = False) -> list[IngestResult]:
         """Files and folders; one result per file, in order. One bad file never stops the batch.
+        A KnownFile (an upload the page already hashed and size-checked) is not hashed again.
 
         Embedded files are written to Chroma together, about ``WRITE_BATCH_CHUNKS`` chunks at a
         time: one large write costs half of many small ones; a batch is written after
@@ -203,7 +204,7 @@ class KnowledgeBase:
         oldest = 0.0  # when the first file of the waiting batch was ready
         try:
             for path in iter_files(paths, skipped):
-                outcome = self._prepare_or_result(Path(path), None, progress)
+                outcome = self._prepare_or_result(path, None, progress)
                 if isinstance(outcome, IngestResult):
                     results.append(outcome)
                     continue
@@ -258,11 +259,11 @@ class KnowledgeBase:
                 results[slot] = result
             waiting.clear()
 
-    def _prepare_or_result(self, path: Path, display_name: str | None,
+    def _prepare_or_result(self, path: Path | KnownFile, display_name: str | None,
                            progress: Progress | None, *, again: bool = False) -> "IngestResult | PreparedFile":
         """Everything but the write, outside the lock; or the file's final result (unchanged,
         duplicate, or a plain-language error). ``again``: prepare it even if it is stored."""
-        return self.preparer.prepare_or_result(Path(path), display_name, progress,
+        return self.preparer.prepare_or_result(path, display_name, progress,
                                                None if again else self.writer.known_as)
 
     def _write(self, batch: list[PreparedFile], progress: Progress | None) -> list[IngestResult]:

@@ -61,6 +61,8 @@ class KBWriter:
                 # batch, may hold the same content by now.
                 known = self.known_as(p.sha, p.path)
                 if known or p.sha in taken:
+                    if not known:  # the same content as an earlier file of this batch: its name
+                        self.catalog.add_alias(p.sha, p.path, p.name)  # is kept, as known_as does
                     results[i] = known or IngestResult(p.name, "duplicate", chunks=len(p.ids), pages=p.pages,
                                                        sha256=p.sha, duplicate_of=taken[p.sha])
                     continue

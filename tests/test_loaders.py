@@ -206,9 +206,38 @@ def test_xlsx_rows_carry_header_and_sheet(tmp_path):
     assert_contract(docs, path, "xlsx")
     by_text = {d.page_content: d.metadata for d in docs}
     assert by_text["[Staff] Staff list 2024"]["kind"] == "text"
-    assert by_text["[Staff] 姓名: 张三; 部门: 财务部; 入职日期: 2021-03-01"]["kind"] == "row"
-    assert "[Staff] 姓名: 李四; 部门: 技术部; 入职日期: 2019" in by_text
+    # The title above the table travels with each row as its caption.
+    assert by_text["[Staff · Staff list 2024] 姓名: 张三; 部门: 财务部; 入职日期: 2021-03-01"]["kind"] == "row"
+    assert "[Staff · Staff list 2024] 姓名: 李四; 部门: 技术部; 入职日期: 2019" in by_text
     assert by_text["[Budget] Item: Rent; Amount: 1200.5"]["page"] == 2
+
+
+def test_a_sheet_with_two_same_shaped_tables_keeps_each_rows_period(tmp_path):
+    """Financial sheets stack this period's table over last year's, each under a title row:
+    the rows must say which table they are from, or "Zone NA; Sales: 12138" reads as this year's."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Segments"
+    for period, sales in (("January–June 2023", (12553, 9467)), ("January–June 2022", (12138, 9283))):
+        ws.append(["In millions of CHF", None, None, period])
+        ws.append([None, "Sales", "Trading operating profit", "Depreciation"])
+        ws.append(["Zone NA", sales[0], 2632, -337])
+        ws.append(["Zone EUR", sales[1], 1373, -414])
+        ws.append([])
+        ws.append(["(a) Inter-segment sales are not significant."])
+    # A band of periods over a fuller header row: the band is the caption, the lower row the header.
+    other = wb.create_sheet("Other")
+    other.append(["In millions of CHF", "January–June 2023", None, "January–June 2022"])
+    other.append([None, "Goodwill", "Intangibles", "Goodwill", "Intangibles"])
+    other.append(["Zone NA", 0, -9, 0, -285])
+    path = tmp_path / "segments.xlsx"
+    wb.save(path)
+    texts = [d.page_content for d in load_file(path)]
+    assert "[Segments · In millions of CHF January–June 2023] Zone NA; Sales: 12553; Trading operating profit: 2632; Depreciation: -337" in texts
+    assert "[Segments · In millions of CHF January–June 2022] Zone NA; Sales: 12138; Trading operating profit: 2632; Depreciation: -337" in texts
+    assert "[Segments] (a) Inter-segment sales are not significant." in texts
+    assert ("[Other · In millions of CHF January–June 2023 January–June 2022] Zone NA; Goodwill: 0; Intangibles: -9; "
+            "Goodwill: 0; Intangibles: -285") in texts
 
 
 # ---------- text formats and encodings ----------

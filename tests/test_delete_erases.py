@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kb_helpers import assert_consistent, config, write_txt
 
-from ui.uploads import free_name, ingest_upload, name_clash, upload_folder
+from ui.uploads import Upload, free_name, ingest_uploads, name_clash, upload_folder
 from vectorstore import KnowledgeBase
 
 SECRET = "Zebraquokka7"  # a word no other file holds
@@ -56,17 +56,14 @@ def test_delete_removes_the_uploaded_copy_and_refused_uploads_are_not_kept(tmp_p
     kb = KnowledgeBase("uploads", config(home))
     folder = upload_folder(home / "uploads", kb.name)
 
-    ok = ingest_upload(folder, "notes.txt", f"Meeting about {SECRET} on Friday.".encode(),
-                       lambda path: kb.ingest_file(path, display_name=path.name))
+    ok, = ingest_uploads(kb, folder, [Upload.of("notes.txt", f"Meeting about {SECRET} on Friday.".encode())])
     assert ok.status == "indexed" and (folder / "notes.txt").is_file()
 
-    broken = ingest_upload(folder, "scan.pdf", b"%PDF-1.4\n%broken",
-                           lambda path: kb.ingest_file(path, display_name=path.name))
+    broken, = ingest_uploads(kb, folder, [Upload.of("scan.pdf", b"%PDF-1.4\n%broken")])
     assert broken.status == "error" and not (folder / "scan.pdf").exists()
 
     # A refused replacement leaves the stored version's file in place.
-    bad = ingest_upload(folder, "notes.txt", b"\x00\x01\x02" * 10,
-                        lambda path: kb.ingest_file(path, display_name=path.name))
+    bad, = ingest_uploads(kb, folder, [Upload.of("notes.txt", b"\x00\x01\x02" * 10)])
     assert bad.status == "error"
     assert SECRET.encode() in (folder / "notes.txt").read_bytes()
     assert [f.name for f in kb.files()] == ["notes.txt"]
@@ -86,7 +83,7 @@ def test_deleting_one_of_two_identical_uploads_keeps_the_content_for_the_other(t
     data = f"The {SECRET} badge opens the lab door.".encode()
 
     def add(name):
-        return ingest_upload(folder, name, data, lambda path: kb.ingest_file(path, display_name=name))
+        return ingest_uploads(kb, folder, [Upload.of(name, data)])[0]
 
     assert add("a.txt").status == "indexed"
     second = add("b.txt")
@@ -111,8 +108,7 @@ def test_deleting_the_other_name_only_drops_that_name(tmp_path):
     kb = KnowledgeBase("alias", config(home))
     folder = upload_folder(home / "uploads", kb.name)
     data = b"Visitors sign in at the front desk."
-    for name in ("first.txt", "second.txt"):
-        ingest_upload(folder, name, data, lambda path, name=name: kb.ingest_file(path, display_name=name))
+    ingest_uploads(kb, folder, [Upload.of(name, data) for name in ("first.txt", "second.txt")])
     assert [r.status for r in kb.delete("second.txt")] == ["deleted"]
     assert [f.name for f in kb.files()] == ["first.txt"] and not (folder / "second.txt").exists()
     # Deleting first.txt now erases the content: no other name holds it.
@@ -126,14 +122,14 @@ def test_an_upload_with_a_taken_name_is_a_clash_and_keep_both_gets_a_new_name(tm
     kb = KnowledgeBase("clash", config(home))
     folder = upload_folder(home / "uploads", kb.name)
     first = b"Report of the first team: sales rose."
-    ingest_upload(folder, "report.txt", first, lambda path: kb.ingest_file(path, display_name="report.txt"))
+    ingest_uploads(kb, folder, [Upload.of("report.txt", first)])
 
     other = b"Report of the second team: costs fell."
-    assert name_clash(kb, "report.txt", first) is None  # same content: no question to ask
-    assert name_clash(kb, "report.txt", other).name == "report.txt"
+    assert name_clash(kb, Upload.of("report.txt", first)) is None  # same content: no question to ask
+    assert name_clash(kb, Upload.of("report.txt", other)).name == "report.txt"
     new = free_name(kb, folder, "report.txt")
     assert new == "report (2).txt"
-    res = ingest_upload(folder, new, other, lambda path: kb.ingest_file(path, display_name=new))
+    res, = ingest_uploads(kb, folder, [Upload.of(new, other)])
     assert res.status == "indexed"
     assert sorted(f.name for f in kb.files()) == ["report (2).txt", "report.txt"]
     assert free_name(kb, folder, "report.txt") == "report (3).txt"
@@ -146,8 +142,7 @@ def test_a_replaced_version_and_a_deleted_knowledge_base_leave_no_text(tmp_path)
     home = tmp_path / "home"
     kb = KnowledgeBase("versions", config(home))
     folder = upload_folder(home / "uploads", kb.name)
-    add = lambda data: ingest_upload(folder, "plan.txt", data,  # noqa: E731
-                                     lambda path: kb.ingest_file(path, display_name="plan.txt"))
+    add = lambda data: ingest_uploads(kb, folder, [Upload.of("plan.txt", data)])[0]  # noqa: E731
     assert add(f"The {SECRET} plan starts in June.".encode()).status == "indexed"
     assert add(b"The new plan starts in July.").status == "updated"
     kb.refresh_keyword_index()

@@ -96,6 +96,44 @@ def test_a_broken_pdf_shows_one_plain_message_and_no_traceback(app_env):
     assert not (app_env / "uploads" / "default" / "broken.pdf").exists()  # nor kept on disk
 
 
+def test_the_files_of_one_upload_go_through_one_batched_ingest_each_with_its_message(app_env, monkeypatch):
+    """Each file is read, hashed and size-checked once, by the page; the knowledge base gets
+    them all in one ingest call and hashes none again; every file still gets its own message."""
+    from vectorstore import KnowledgeBase, KnownFile
+    from vectorstore import ingest as stages
+
+    calls, hashed = [], []
+    real_ingest, real_hash = KnowledgeBase.ingest, stages.file_sha256
+
+    def ingest(self, paths, *args, **kwargs):  # counts the calls, then does the real ingest
+        calls.append(list(paths))
+        return real_ingest(self, calls[-1], *args, **kwargs)
+
+    monkeypatch.setattr(KnowledgeBase, "ingest", ingest)
+    monkeypatch.setattr(stages, "file_sha256", lambda path: hashed.append(path) or real_hash(path))
+    monkeypatch.setenv("DOCCHAT_MAX_FILE_MB", "0.01")  # 10 KB: big.txt is refused by the page
+    at = start("kb")
+    rules = b"Visitors sign in at the front desk and wear a badge."
+    upload(at, ("rules.txt", rules), ("broken.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog >>\nthis is not a real pdf"), ("big.txt", b"x" * 20000),
+           ("rules copy.txt", rules))
+    assert not at.exception
+    assert len(calls) == 1 and all(isinstance(f, KnownFile) for f in calls[0])
+    assert [f.name for f in calls[0]] == ["rules.txt", "broken.pdf", "rules copy.txt"]
+    assert hashed == []  # the page's hash was used
+    shown = messages(at)
+
+    def about(name):  # the one message naming this file
+        (said,) = [m for m in shown if f"**{name}**" in m or m.startswith(f"{name}:")]
+        return said
+
+    assert "indexed" in about("rules.txt") and "could not read" in about("broken.pdf")
+    assert "too large" in about("big.txt") and "already" in about("rules copy.txt"), shown
+    assert any(m.startswith("4 files") for m in shown), shown
+    assert at.dataframe[0].value.iloc[:, 0].tolist() == ["rules.txt"]
+    kept = sorted(p.name for p in (app_env / "uploads" / "default").iterdir() if not p.name.startswith("."))
+    assert kept == ["rules copy.txt", "rules.txt"]  # the refused ones are not kept on disk
+
+
 def test_an_upload_with_a_taken_name_asks_to_replace_or_keep_both(app_env):
     at = start("kb")
     upload(at, ("notes.txt", "The first team's notes: sales rose in May.".encode()))

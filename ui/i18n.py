@@ -166,7 +166,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "reindex_pending_kb": {"zh": "分段设置已更改：点击“重新建立索引”，让已有文件也按新设置切分。",
                            "en": "The splitting settings were changed: press “Re-index all documents” to apply them to the documents already here."},
     "reindex_doc": {"zh": "重新索引选中的文件", "en": "Re-index the chosen document"},
-    "working_on_n": {"zh": "正在处理 {name}（第 {i}/{n} 个）…", "en": "Working on {name} ({i} of {n})…"},
+    "working_on_files": {"zh": "正在处理 {n} 个文件…", "en": "Working on {n} files…"},
     "upload_summary": {"zh": "{n} 个文件：{ok} 个已收录，{same} 个已在知识库中，{bad} 个无法读取。",
                        "en": "{n} files: {ok} indexed, {same} already in the knowledge base, {bad} could not be read."},
     # accounts (issue 14)

@@ -1,12 +1,11 @@
 """Runs an ingest with per-file progress on screen and shows each file's result in plain words."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Callable
 
 import streamlit as st
 
-from vectorstore import IngestResult, KnowledgeBase
+from vectorstore import IngestResult
 
 from .i18n import t
 from .safety import safe_markdown
@@ -28,20 +27,6 @@ def progress_reporter(lang: str) -> Callable[[str, str, float], None]:
         bars[name].progress(min(max(fraction, 0.0), 1.0), text=f"{name}: {_stage(stage, lang)}")
 
     return report
-
-
-def ingest_one(kb: KnowledgeBase, path: Path, name: str, lang: str,
-               position: tuple[int, int] | None = None, faq: bool = False) -> IngestResult:
-    """Progress while the file is worked on; then the box goes, and the caller shows the result.
-    ``position``: (this file's number, files in the upload), shown when there are several.
-    The caller refreshes the keyword index once the whole upload is done."""
-    slot = st.empty()
-    label = (t("working_on_n", lang, name=name, i=position[0], n=position[1])
-             if position and position[1] > 1 else t("working_on", lang, name=name))
-    with slot.status(label, expanded=True):
-        result = kb.ingest_file(path, display_name=name, progress=progress_reporter(lang), faq=faq)
-    slot.empty()
-    return result
 
 
 def show_result(result: IngestResult, lang: str) -> None:

@@ -9,9 +9,9 @@ import streamlit as st
 from . import state
 from .errors import friendly_errors
 from .i18n import t
-from .ingest_view import ingest_one, run_batch, show_result
+from .ingest_view import run_batch, show_result
 from .safety import safe_filename
-from .uploads import UPLOAD_TYPES, free_name, ingest_upload, name_clash, upload_folder
+from .uploads import UPLOAD_TYPES, Upload, free_name, ingest_uploads, name_clash, upload_folder
 
 
 def _size(n: int) -> str:
@@ -49,34 +49,32 @@ def _upload_section(kb, lang: str) -> None:
     # An admin's choice per upload, never inferred from the columns (issue 17: answer hijacking).
     faq = st.checkbox(t("upload_faq", lang), key=f"upload_faq_{round_}", help=t("upload_faq_help", lang))
     if files and st.button(t("upload_button", lang), type="primary", key="upload_go"):
-        folder = upload_folder(s.uploads_dir, kb.name)
-        messages, clashes, notes = [], [], []
+        notes, clashes = [], []
         if len(files) > s.max_files_per_upload:
             notes.append(("warning", t("too_many_files", lang, n=s.max_files_per_upload)))
-            _show_upload_result(notes[-1], lang)
             files = files[:s.max_files_per_upload]
-        for i, f in enumerate(files, 1):
+        # Per file, in the order dropped: a message (refused here) or its place in the batch.
+        slots: list = []
+        batch: list[Upload] = []
+        for f in files:
             name = safe_filename(f.name)
             if f.size > s.max_file_bytes:
-                # Our own limit, before anything is written (Streamlit's maxUploadSize is the outer one).
-                messages.append(("error", t("too_big", lang, name=name, size=f"{f.size / 1048576:.1f}",
-                                             mb=f"{s.max_file_mb:g}")))
-                _show_upload_result(messages[-1], lang)
+                # The one size check, before anything is read or written (Streamlit's
+                # maxUploadSize is the outer one); the knowledge base is told it was done.
+                slots.append(("error", t("too_big", lang, name=name, size=f"{f.size / 1048576:.1f}",
+                                          mb=f"{s.max_file_mb:g}")))
                 continue
-            data = f.getvalue()
-            if name_clash(kb, name, data) is not None:
+            upload = Upload.of(name, f.getvalue())  # read once, hashed once
+            if name_clash(kb, upload) is not None or any(u.name == upload.name for u in batch):
                 # Another document has this name: ask, never replace it silently (issue 17).
-                clashes.append({"name": name, "data": data, "faq": faq})
+                clashes.append({"upload": upload, "faq": faq})
                 continue
-            messages.append(ingest_upload(folder, name, data, lambda path, name=name, i=i: ingest_one(
-                kb, path, name, lang, position=(i, len(files)), faq=faq)))
-            _show_upload_result(messages[-1], lang)
-        # ingest_file leaves the keyword index to its caller: one rebuild for the whole upload,
-        # without which the new files would be found by meaning but not by their words.
-        kb.refresh_keyword_index()
+            slots.append(len(batch))
+            batch.append(upload)
+        results = _ingest_uploads(kb, batch, lang, faq) if batch else []
+        messages = [results[slot] if isinstance(slot, int) else slot for slot in slots]
         if len(messages) > 1:
             messages.append(("summary", _summary(messages, lang)))
-            _show_upload_result(messages[-1], lang)
         st.session_state.upload_results = notes + messages
         st.session_state.upload_clashes = clashes
         st.session_state.upload_round = round_ + 1  # an empty uploader on the next run
@@ -95,7 +93,7 @@ def _clash_section(kb, lang: str) -> None:
     if not clashes:
         return
     item = clashes[0]
-    name = item["name"]
+    name = item["upload"].name
     st.warning(t("name_clash", lang, name=name), icon="⚠️")
     replace, both, skip = st.columns(3)
     choice = ("replace" if replace.button(t("clash_replace", lang), key="clash_replace") else
@@ -103,21 +101,29 @@ def _clash_section(kb, lang: str) -> None:
               "skip" if skip.button(t("clash_skip", lang), key="clash_skip") else None)
     if choice is None:
         return
-    folder = upload_folder(state.settings().uploads_dir, kb.name)
     results: list = []
     if choice != "skip":
-        old = name_clash(kb, name, item["data"])
-        target = free_name(kb, folder, name) if choice == "both" else name
-        result = ingest_upload(folder, target, item["data"], lambda path: ingest_one(
-            kb, path, target, lang, faq=item["faq"]))
+        upload: Upload = item["upload"]
+        old = name_clash(kb, upload)
+        if choice == "both":
+            upload = upload.renamed(free_name(kb, upload_folder(state.settings().uploads_dir, kb.name), name))
+        result, = _ingest_uploads(kb, [upload], lang, item["faq"])
         results.append(result)
         if choice == "replace" and old is not None and result.status != "error" \
                 and any(r.sha256 == old.sha256 for r in kb.files()):
             kb.delete(old.sha256)  # stored from another folder: the replacement takes its place
-        kb.refresh_keyword_index()
     st.session_state.upload_clashes = clashes[1:]
     st.session_state.upload_results = [*st.session_state.get("upload_results", []), *results]
     st.rerun()
+
+
+def _ingest_uploads(kb, batch: list[Upload], lang: str, faq: bool) -> list:
+    """All the files of an upload in one batched ingest, under one status box with a progress
+    bar per file; one result per file, in order."""
+    label = (t("working_on", lang, name=batch[0].name) if len(batch) == 1
+             else t("working_on_files", lang, n=len(batch)))
+    folder = upload_folder(state.settings().uploads_dir, kb.name)
+    return run_batch(label, lambda report: ingest_uploads(kb, folder, batch, report, faq=faq), lang)
 
 
 def _summary(messages: list, lang: str) -> str:

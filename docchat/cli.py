@@ -161,6 +161,17 @@ def cmd_search(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    """Chroma rows = keyword rows = catalog chunks? Exit 1 when not (vectorstore/consistency.py)."""
+    from vectorstore.consistency import check
+    report = check(_kb(args, read_only=True))
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        print(_plain(report.describe(get_settings().lang)))
+    return 0 if report.ok else 1
+
+
 def cmd_reindex(args) -> int:
     settings = get_settings()
     for res in _kb(args).reindex(progress=_progress_printer(args.progress)):
@@ -470,6 +481,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-floor", action="store_true", help="return hits even for off-topic queries")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
+
+    p = with_kb(sub.add_parser("check", help="do Chroma, the keyword index and the catalog hold the same passages?"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_check)
 
     p = with_kb(sub.add_parser("reindex", help="re-chunk and re-embed every document"))
     p.add_argument("--progress", action="store_true")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from servers import chroma_server, llama_server  # noqa: F401  (session fixtures: real servers)
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -44,17 +46,3 @@ def shared_eval() -> Path:
 @pytest.fixture
 def chatglm_tiny() -> Path:
     return require_shared("fixtures", "chatglm2-tiny")
-
-
-@pytest.fixture(scope="session")
-def llama_server(tmp_path_factory):
-    """Base URL of one real llama.cpp server (the 0.5B model) shared by the session's tests."""
-    import llama_cpp.server  # noqa: F401  (installed by `make setup`; a missing server is a failure)
-
-    from docchat.settings import get_settings
-    from llama_server import running_llama_server
-    from llm.gguf_models import assemble_model
-
-    model = assemble_model("0.5b", get_settings().models_dir)
-    with running_llama_server(model, tmp_path_factory.mktemp("llama_server") / "server.log") as base_url:
-        yield base_url

@@ -10,7 +10,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
 from docchat.settings import Settings, get_settings
-from llama_server import MODEL_ALIAS, free_port
+from servers import MODEL_ALIAS, free_port
 from llm.chatglm import ChatGLM2
 from llm.chatglm_chat import ChatGLM2ChatModel, query_and_history
 from llm.errors import BackendUnavailable, ModelSetupError

@@ -1,10 +1,9 @@
 """Crash safety and concurrency with real processes: kill -9 mid-write, two writers at once,
-and a real Chroma server."""
+and a real Chroma server (the session's, tests/servers.py)."""
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -12,7 +11,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from kb_helpers import REPO, assert_consistent, config, copy_samples, write_txt
@@ -97,38 +95,11 @@ def test_two_processes_ingesting_into_one_store_at_once(tmp_path):
         assert any(tag in h.text for h in kb.search(f"{tag}第299条", k=3))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def chroma_server(tmp_path):
-    chroma = Path(sys.executable).with_name("chroma")
-    port = _free_port()
-    proc = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("chroma server did not start")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
 @pytest.mark.slow
 def test_server_mode_against_a_real_chroma_server(tmp_path, chroma_server):
     home = tmp_path / "home"
-    kb = KnowledgeBase("shared-kb", config(home, chroma_url=chroma_server))
+    # The session's Chroma server (servers.py) holds other tests' collections too: a name of its own.
+    kb = KnowledgeBase(f"shared-kb-{tmp_path.name}", config(home, chroma_url=chroma_server))
     kb.ingest([copy_samples(tmp_path / "docs")])
     assert not (home / "chroma").exists()  # vectors went to the server, not a local folder
     hits = kb.search("How long must passwords be?", k=3)

@@ -11,7 +11,7 @@ import pytest
 
 import llama_cpp.server  # noqa: F401,E402  (installed by `make setup`; a missing server is a failure)
 
-from llama_server import free_port  # noqa: E402  (the server itself: the llama_server fixture, conftest.py)
+from servers import free_port  # noqa: E402  (the server itself: the llama_server fixture, servers.py)
 from llm.openai_compat import BackendUnavailable, OpenAICompatChat  # noqa: E402
 
 FAST = dict(temperature=0.0, max_new_tokens=24, timeout=120.0, max_retries=0)

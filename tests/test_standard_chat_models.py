@@ -22,7 +22,7 @@ from langchain_tests.integration_tests import ChatModelIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests
 
 from docchat.settings import get_settings
-from llama_server import MODEL_ALIAS
+from servers import MODEL_ALIAS
 from llm.chatglm_chat import ChatGLM2ChatModel
 from llm.gguf_chat import GGUFChatModel
 from llm.gguf_models import MODELS, assemble_model

@@ -191,6 +191,10 @@ class ChromaStore:
     def count(self, name: str) -> int:
         return self.collection(name).count()
 
+    def ids(self, name: str) -> list[str]:
+        """Every row id of a collection (the consistency check compares them)."""
+        return self.collection(name).get(include=[])["ids"]
+
     def ids_of_file(self, name: str, sha256: str) -> list[str]:
         return self.collection(name).get(where={"sha256": sha256}, include=[])["ids"]
 

@@ -133,6 +133,12 @@ class KeywordIndex:
         )
         self._loaded_generation = gen
 
+    def ids(self) -> list[str]:
+        """The chunk ids the stored index holds (the consistency check compares them)."""
+        with self._lock:
+            self._ensure_loaded()
+            return list(self._ids)
+
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """Top-k (chunk id, BM25 score) with a positive score."""
         tokens = tokenize(query)

@@ -1,8 +1,9 @@
-"""Conversations that outlive the browser tab: SQLite at ``<DOCCHAT_HOME>/conversations.sqlite3``.
+"""Conversations that outlive the browser tab: SQLite at ``<DOCCHAT_HOME>/conversations.sqlite3``,
+or the shared PostgreSQL database (DOCCHAT_DATABASE_URL), through SQLAlchemy Core.
 
-Every call opens its own connection and writes in one short transaction, so the threads of
-one Streamlit process, the CLI and a benchmark can all use the file at once (WAL lets readers
-go on while one writer commits; a writer waits up to ``timeout`` for another).
+Every call takes its own connection and writes in one short transaction, so the threads of
+one Streamlit process, the CLI, a benchmark and other app replicas can all use it at once
+(SQLite: WAL lets readers go on while one writer commits; a writer waits up to ``timeout``).
 """
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .sqlite_file import SQLiteFile
+from common.user_error import UserError
+
+from sqlalchemy import BigInteger, Column, Double, Integer, MetaData, Table, Text, delete, func, select, update
+
+from vectorstore.database import Database, store_database
 
 TITLE_CHARS = 40
 
@@ -30,12 +35,26 @@ CREATE TABLE IF NOT EXISTS turns (
     PRIMARY KEY (conversation_id, n));
 """
 
+_md = MetaData()
+CONVERSATIONS = Table("conversations", _md, Column("id", Text, primary_key=True), Column("kb", Text),
+                      Column("owner", Text), Column("title", Text), Column("created", Double),
+                      Column("updated", Double), Column("seq", BigInteger))  # seq: PostgreSQL only
+TURNS = Table("turns", _md, Column("conversation_id", Text, primary_key=True), Column("n", Integer, primary_key=True),
+              Column("question", Text), Column("answer", Text), Column("sources", Text), Column("refused", Integer),
+              Column("standalone_question", Text), Column("error", Integer), Column("created", Double),
+              Column("stopped", Integer))
 
-class ConversationNotFound(KeyError):
-    def message(self, lang: str = "en") -> str:
-        cid = self.args[0] if self.args else ""
-        return (f"没有编号为 {cid} 的对话；用 docchat chat --list 查看已有对话。" if lang == "zh"
-                else f"There is no conversation {cid}; see the existing ones with: docchat chat --list")
+
+def _add_stopped(db) -> None:
+    # Added after the first release: stores made before it get the column here.
+    if "stopped" not in {row[1] for row in db.execute("PRAGMA table_info(turns)")}:
+        db.execute("ALTER TABLE turns ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0")
+
+
+class ConversationNotFound(UserError, KeyError):
+    def __init__(self, cid: str):
+        super().__init__(f"There is no conversation {cid}; see the existing ones with: docchat chat --list",
+                         f"没有编号为 {cid} 的对话；用 docchat chat --list 查看已有对话。")
 
 
 @dataclass
@@ -84,29 +103,24 @@ def title_of(question: str) -> str:
     return question if len(question) <= TITLE_CHARS else question[: TITLE_CHARS - 1] + "…"
 
 
-class ConversationStore(SQLiteFile):
-    def __init__(self, path: str | Path, timeout: float = 30.0):
-        self.path = Path(path)
+class ConversationStore:
+    def __init__(self, path: str | Path | None = None, timeout: float = 30.0, *, database: Database | None = None):
+        """``path``: its SQLite file; ``database``: the shared PostgreSQL database instead."""
+        self.path = Path(path) if path is not None else None
         self.timeout = timeout
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db:
-            db.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
-            db.executescript(_SCHEMA)
-            # Added after the first release: stores made before it get the column here.
-            if "stopped" not in {row[1] for row in db.execute("PRAGMA table_info(turns)")}:
-                db.execute("ALTER TABLE turns ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0")
+        self.db = store_database(database, self.path, _SCHEMA, timeout=timeout, adapt=_add_stopped)
 
     @classmethod
-    def at_home(cls, home: str | Path) -> "ConversationStore":
-        return cls(Path(home) / "conversations.sqlite3")
+    def at_home(cls, home: str | Path, database: Database | None = None) -> "ConversationStore":
+        return cls(Path(home) / "conversations.sqlite3", database=database)
 
     # --- writes ---------------------------------------------------------------------------
     def create(self, kb: str, owner: str | None = None) -> Conversation:
         now = time.time()
         conv = Conversation(uuid.uuid4().hex[:12], kb, owner, "", now, now)
-        with self._write() as db:
-            db.execute("INSERT INTO conversations (id, kb, owner, title, created, updated) VALUES (?,?,?,?,?,?)",
-                       (conv.id, kb, owner, "", now, now))
+        with self.db.write() as db:
+            db.execute(CONVERSATIONS.insert().values(id=conv.id, kb=kb, owner=owner, title="", created=now,
+                                                     updated=now))
         return conv
 
     def add_turn(self, conv_id: str, question: str, answer: str, sources: list | None = None, *,
@@ -115,48 +129,54 @@ class ConversationStore(SQLiteFile):
         """Appends a turn; ``sources`` are Hits or Sources (file, page, text, chunk_id, score)."""
         turn = StoredTurn(question, answer, [s if isinstance(s, Source) else Source.of(s) for s in sources or []],
                           refused, standalone_question, error, time.time(), stopped)
-        with self._write() as db:
-            row = db.execute("SELECT title FROM conversations WHERE id=?", (conv_id,)).fetchone()
-            if row is None:
+        c, t = CONVERSATIONS, TURNS
+        with self.db.write() as db:
+            # FOR UPDATE: two replicas adding to one conversation take turns numbering it
+            # (SQLite's immediate transaction already does).
+            title = db.execute(self._for_update(select(c.c.title).where(c.c.id == conv_id))).first()
+            if title is None:
                 raise ConversationNotFound(conv_id)
-            n = db.execute("SELECT COALESCE(MAX(n), 0) + 1 FROM turns WHERE conversation_id=?",
-                           (conv_id,)).fetchone()[0]
-            db.execute("INSERT INTO turns (conversation_id, n, question, answer, sources, refused, "
-                       "standalone_question, error, created, stopped) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                       (conv_id, n, question, answer, json.dumps([s.__dict__ for s in turn.sources],
-                                                                 ensure_ascii=False),
-                        int(refused), standalone_question, int(error), turn.created, int(stopped)))
-            db.execute("UPDATE conversations SET updated=?, title=? WHERE id=?",
-                       (turn.created, row[0] or title_of(question), conv_id))
+            n = db.execute(select(func.coalesce(func.max(t.c.n), 0) + 1).where(t.c.conversation_id == conv_id)).scalar()
+            db.execute(t.insert().values(
+                conversation_id=conv_id, n=n, question=question, answer=answer,
+                sources=json.dumps([s.__dict__ for s in turn.sources], ensure_ascii=False),
+                refused=int(refused), standalone_question=standalone_question, error=int(error),
+                created=turn.created, stopped=int(stopped)))
+            db.execute(update(c).where(c.c.id == conv_id).values(updated=turn.created,
+                                                                 title=title[0] or title_of(question)))
         return turn
+
+    def _for_update(self, query):
+        return query.with_for_update() if self.db.is_postgres else query
 
     def rename(self, conv_id: str, title: str) -> None:
         """A title chosen by its owner (kept as given, up to 200 characters)."""
         title = " ".join(title.split())[:200]
-        with self._write() as db:
-            if db.execute("UPDATE conversations SET title=? WHERE id=?", (title, conv_id)).rowcount == 0:
+        with self.db.write() as db:
+            if db.execute(update(CONVERSATIONS).where(CONVERSATIONS.c.id == conv_id).values(title=title)).rowcount == 0:
                 raise ConversationNotFound(conv_id)
 
     def delete(self, conv_id: str) -> bool:
-        with self._write() as db:
-            db.execute("DELETE FROM turns WHERE conversation_id=?", (conv_id,))
-            deleted = db.execute("DELETE FROM conversations WHERE id=?", (conv_id,)).rowcount > 0
-        # The write-ahead log still holds the old pages until a checkpoint: write them back now
-        # (best effort: a reader in the middle of a read only delays it to the next one).
-        with closing(self._connect()) as db:
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with self.db.write() as db:
+            db.execute(delete(TURNS).where(TURNS.c.conversation_id == conv_id))
+            deleted = db.execute(delete(CONVERSATIONS).where(CONVERSATIONS.c.id == conv_id)).rowcount > 0
+        # Deleted text must not linger (issue 13): SQLite's write-ahead log still holds the old
+        # pages until a checkpoint, PostgreSQL's tables the dead row versions until a VACUUM.
+        self.db.vacuum(TURNS.name, CONVERSATIONS.name)
         return deleted
 
     # --- reads ----------------------------------------------------------------------------
     def get(self, conv_id: str) -> Conversation:
         """The conversation with all its turns, oldest first. Raises ConversationNotFound."""
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT id, kb, owner, title, created, updated FROM conversations WHERE id=?",
-                             (conv_id,)).fetchone()
+        c, t = CONVERSATIONS, TURNS
+        with self.db.read() as db:
+            row = db.execute(select(c.c.id, c.c.kb, c.c.owner, c.c.title, c.c.created, c.c.updated)
+                             .where(c.c.id == conv_id)).first()
             if row is None:
                 raise ConversationNotFound(conv_id)
-            rows = db.execute("SELECT question, answer, sources, refused, standalone_question, error, created, "
-                              "stopped FROM turns WHERE conversation_id=? ORDER BY n", (conv_id,)).fetchall()
+            rows = db.execute(select(t.c.question, t.c.answer, t.c.sources, t.c.refused, t.c.standalone_question,
+                                     t.c.error, t.c.created, t.c.stopped)
+                              .where(t.c.conversation_id == conv_id).order_by(t.c.n)).all()
         turns = [StoredTurn(q, a, [Source(**s) for s in json.loads(src)], bool(ref), sq, bool(err), created,
                             bool(stopped))
                  for q, a, src, ref, sq, err, created, stopped in rows]
@@ -165,18 +185,18 @@ class ConversationStore(SQLiteFile):
     def list(self, kb: str | None = None, limit: int = 50, owner: str | None = None,
              include_empty: bool = False) -> list[Conversation]:
         """Newest first (by last turn), without their turns; empty ones left out unless asked."""
-        where, args = [], []
+        c, t = CONVERSATIONS, TURNS
+        n_turns = func.count(t.c.n)
+        query = (select(c.c.id, c.c.kb, c.c.owner, c.c.title, c.c.created, c.c.updated, n_turns)
+                 .select_from(c.outerjoin(t, t.c.conversation_id == c.c.id))
+                 .group_by(c.c.id)
+                 .order_by(c.c.updated.desc(), self.db.insertion_order(c).desc()).limit(limit))
         if kb is not None:
-            where.append("c.kb=?")
-            args.append(kb)
+            query = query.where(c.c.kb == kb)
         if owner is not None:
-            where.append("c.owner=?")
-            args.append(owner)
-        having = "" if include_empty else "HAVING COUNT(t.n) > 0"
-        sql = ("SELECT c.id, c.kb, c.owner, c.title, c.created, c.updated, COUNT(t.n) FROM conversations c "
-               "LEFT JOIN turns t ON t.conversation_id = c.id "
-               + (f"WHERE {' AND '.join(where)} " if where else "")
-               + f"GROUP BY c.id {having} ORDER BY c.updated DESC, c.rowid DESC LIMIT ?")
-        with closing(self._connect()) as db:
-            rows = db.execute(sql, (*args, limit)).fetchall()
+            query = query.where(c.c.owner == owner)
+        if not include_empty:
+            query = query.having(n_turns > 0)
+        with self.db.read() as db:
+            rows = db.execute(query).all()
         return [Conversation(*r[:6], n_turns=r[6]) for r in rows]

@@ -14,7 +14,8 @@ from chains.answer_queue import AnswerQueue
 from loaders import UPLOAD_SUFFIXES
 from chains.conversations import ConversationStore
 from vectorstore import KnowledgeBase, delete_knowledge_base, list_knowledge_bases
-from vectorstore.kb_parts import KBParts
+from vectorstore.database import Database
+from vectorstore.kb_parts import KBParts, shared_database
 
 from .factory import kb_config
 from .settings import Settings, get_settings
@@ -37,10 +38,21 @@ class DocChat:
         self._chat_models: dict[tuple, Any] = {}
         self._reranker: Any = _UNSET
         self._conversations: ConversationStore | None = None
+        self._database: Database | None | object = _UNSET
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> "DocChat":
         return cls(settings or get_settings())
+
+    # --- the shared database -----------------------------------------------------------------
+    @property
+    def database(self) -> Database | None:
+        """The PostgreSQL database of DOCCHAT_DATABASE_URL, migrated to the current schema on
+        first use (Alembic ``upgrade head``), or None: the embedded SQLite files under home."""
+        with self._lock:
+            if self._database is _UNSET:
+                self._database = shared_database(self.settings.database_url)
+            return self._database
 
     # --- knowledge bases ---------------------------------------------------------------------
     @property
@@ -49,7 +61,7 @@ class DocChat:
         then), shared by every knowledge base of this app."""
         with self._lock:
             if self._parts is None:
-                self._parts = KBParts.for_config(self.kb_config)
+                self._parts = KBParts.for_config(self.kb_config, database=self.database)
             return self._parts
 
     def kb(self, name: str | None = None, *, read_only: bool = False) -> KnowledgeBase:
@@ -71,7 +83,7 @@ class DocChat:
 
     def knowledge_bases(self) -> list[str]:
         """Every knowledge base of this home, the configured default among them."""
-        names = list_knowledge_bases(self.settings.home)
+        names = list_knowledge_bases(self.settings.home, self.database)
         return names if self.settings.kb in names else [self.settings.kb, *names]
 
     def delete_kb(self, name: str) -> bool:

@@ -10,7 +10,7 @@ from .settings import Settings, get_settings
 def kb_config(settings: Settings | None = None) -> KBConfig:
     s = settings or get_settings()
     return KBConfig(
-        home=s.home, embedding=s.embedding, chroma_url=s.chroma_url,
+        home=s.home, embedding=s.embedding, chroma_url=s.chroma_url, database_url=s.database_url,
         chunk_sentences=s.chunk_sentences, chunk_overlap=s.chunk_overlap,
         chunk_max_chars=s.chunk_max_chars, max_file_bytes=s.max_file_bytes,
         max_unzipped_bytes=s.max_unzipped_bytes, batch_size=s.batch_size,

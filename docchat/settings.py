@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(REPO_ROOT / "data", description="sample / shared documents folder")
     kb: str = Field("default", description="knowledge base used when none is named")
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server")
+    database_url: str | None = Field(
+        None, description="postgresql+pg8000://user:password@host:5432/db: the catalogs, conversations, users, "
+                          "feedback and the writer lock in PostgreSQL (shared by app replicas); unset: the "
+                          "embedded SQLite files under home")
     models_dir_override: Path | None = Field(
         None, alias="DOCCHAT_MODELS_DIR", description="model cache, when not <home>/models")
     lang: Literal["zh", "en"] = Field("zh", description="language of messages shown to people")

@@ -118,3 +118,15 @@ def test_wrapped_prose_with_numbers_is_still_joined_and_table_rows_are_not():
                                                     "Denmark 5.8 42,951 Copenhagen"]
     # Two such lines are not yet a table: a wrapped sentence may hold two figures on two lines.
     assert reflow_lines("Sales were 8.9 and 9.1 million\nin 2023 against 7.5 and 7.9 million\nin 2022.").count("\n") == 0
+
+
+def test_the_quarterly_reports_running_head_is_not_a_passage_of_its_own():
+    """Every page of the real quarterly report starts with "东北电气发展股份有限公司 2018 年第一季度
+    报告全文" (often with the page number glued on). As passages of their own they outranked page 3
+    for "东北电气2018年第一季度的营业收入是多少？"; the cover page keeps its title."""
+    docs = load_file(require_shared("corpus", "zh_quarterly_report_22p.pdf"))
+    running = [d for d in docs if "报告全文" in d.page_content]
+    assert running == []
+    assert any(d.metadata["page"] == 1 and "2018 年第一季度报告" in d.page_content for d in docs)
+    page3 = "\n".join(d.page_content for d in docs if d.metadata["page"] == 3)
+    assert "4,755,785.11" in page3

@@ -108,6 +108,24 @@ def test_chinese_pdf_gives_one_block_per_page_with_page_numbers(tmp_path):
     assert "\x00" not in joined(docs)
 
 
+def test_running_heads_and_page_numbers_are_dropped_and_the_body_kept(tmp_path):
+    """A report's running head ("…季度报告全文" with the page number glued on) and its page
+    numbers recur on every page; left in, they become chunks that match every question about the
+    company and outrank the page that answers it."""
+    topics = ["营业收入", "净利润", "总资产", "股东人数", "重大诉讼"]
+    pages = [["东北电气发展股份有限公司 2018 年第一季度报告全文" + str(n), f"{topic}情况说明",
+              f"本季度{topic}的变化主要来自{'一二三四五'[n - 1]}号生产线。", f"公司对{topic}另有附注。", f"- {n} -"]
+             for n, topic in enumerate(topics, start=1)]
+    docs = load_file(make_pdf(tmp_path / "report.pdf", pages))
+    text = "\n".join(d.page_content for d in docs)
+    assert "季度报告全文" not in text and "- 3 -" not in text
+    for topic in topics:
+        assert f"{topic}情况说明" in text and f"公司对{topic}另有附注。" in text
+    # Two pages are too few to tell a running head from a title.
+    short = load_file(make_pdf(tmp_path / "short.pdf", pages[:2]))
+    assert any("季度报告全文" in d.page_content for d in short)
+
+
 def test_pdf_without_text_layer_is_reported_as_scanned(tmp_path):
     path = tmp_path / "scan.pdf"
     pdf = canvas.Canvas(str(path))

@@ -20,13 +20,13 @@ from loaders import SentenceChunker
 
 from .catalog import Catalog, ChunkRecord, ChunkSettings, FileRecord
 from .chroma_store import ChromaStore, collection_name
+from .database import Database
 from .faq_index import TABLE_FORMATS, FaqIndex
 from .ingest import FilePreparer, KnownFile, PreparedFile, Progress, file_sha256, iter_files
 from .kb_config import CHUNK_SENTENCES_RANGE, KBConfig
-from .kb_parts import KBParts
+from .kb_parts import KBParts, shared_database, writer_locks
 from .kb_writer import KBWriter
 from .keyword import KeywordIndex, use_jieba_cache
-from .lock import WriterLock
 from .results import IngestResult
 from .retrieval import Hit
 
@@ -56,6 +56,14 @@ def kb_folder(home: Path, name: str) -> Path:
     return home / "kb" / collection_name(name, "data")
 
 
+def open_catalog(home: Path, name: str, database: Database | None = None) -> Catalog:
+    """The catalog of knowledge base ``name``: its rows in the shared database, or its SQLite
+    file under ``home``."""
+    if database is not None:
+        return Catalog(database=database, kb=name)
+    return Catalog(kb_folder(home, name) / "catalog.sqlite3")
+
+
 class KnowledgeBase:
     CHUNK_SENTENCES_RANGE = CHUNK_SENTENCES_RANGE  # for the page's inputs (kb_config.py)
 
@@ -71,17 +79,19 @@ class KnowledgeBase:
             )
         self.name, self.config = name, config
         self.folder = kb_folder(config.home, name)
-        self.catalog = Catalog(self.folder / "catalog.sqlite3")
-        use_jieba_cache(config.home / "cache")  # not /tmp: all state stays under DOCCHAT_HOME
-        self.keyword_index = KeywordIndex(self.folder / "keyword")
         parts = parts or KBParts.for_config(config, embeddings)
+        self.catalog = open_catalog(config.home, name, parts.database)
+        use_jieba_cache(config.home / "cache")  # not /tmp: all state stays under DOCCHAT_HOME
+        # The keyword index is this home's own copy, even when the catalog is shared: it follows
+        # the catalog's generation (KBWriter.follow_generation).
+        self.keyword_index = KeywordIndex(self.folder / "keyword")
         self.store, self.embeddings = parts.store, parts.embeddings
         self.queries_first = parts.queries_first
         self.embedding_tag = getattr(self.embeddings, "name", config.embedding)
         self.collection = collection_name(name, self.embedding_tag)
         self.lock = parts.lock
         self.writer = KBWriter(self.catalog, self.store, self.collection, self.lock, self.keyword_index,
-                               self.folder)
+                               self.folder, parts.local_lock)
         self.preparer = FilePreparer(config, self.embeddings, self.queries_first, self._current_chunker)
         self._check_embedding()
         # Chunking is a setting of each knowledge base (kept in its catalog, so every process
@@ -440,6 +450,9 @@ class KnowledgeBase:
         ready = self.ready(sources) if ready is None else ready
         if not ready or not query.strip():
             return []
+        # Another process (a replica on another machine, with a shared database) may have
+        # changed the catalog: the keyword index catches up before it answers.
+        self.writer.follow_generation()
         found = self.keyword_index.search(query, pool + 50)
         return self._hits([(cid, score) for cid, score in found if cid.split(":", 1)[0] in ready][:pool],
                           ready)
@@ -483,7 +496,10 @@ class KnowledgeBase:
 
 
 # --- several named knowledge bases ------------------------------------------------------------
-def list_knowledge_bases(home: Path) -> list[str]:
+def list_knowledge_bases(home: Path, database: Database | None = None) -> list[str]:
+    """The knowledge bases of this home (its SQLite catalogs), or of the shared database."""
+    if database is not None:
+        return Catalog.names_in(database)
     names = []
     root = home / "kb"
     if root.is_dir():
@@ -500,13 +516,14 @@ def list_knowledge_bases(home: Path) -> list[str]:
 
 def delete_knowledge_base(name: str, config: KBConfig, parts: KBParts | None = None) -> bool:
     folder = kb_folder(config.home, name)
-    if not folder.exists():
+    database = parts.database if parts else shared_database(config.database_url)
+    if not (name in Catalog.names_in(database) if database else folder.exists()):
         return False
     # No embedding model is needed to delete: only the store and the lock.
     store = parts.store if parts else ChromaStore.for_home(config.home, config.chroma_url)
-    lock = parts.lock if parts else WriterLock(config.home / "locks" / "writer.lock", config.lock_timeout_s)
+    lock = parts.lock if parts else writer_locks(config, database)[1]
     with lock.hold():
-        cat = Catalog(folder / "catalog.sqlite3")
+        cat = open_catalog(config.home, name, database)
         try:
             tag = cat.get_meta("embedding") or config.embedding
             # Its uploaded copies go with it (never a user's own files elsewhere).
@@ -516,10 +533,13 @@ def delete_knowledge_base(name: str, config: KBConfig, parts: KBParts | None = N
                 for path in map(Path, paths):
                     if path.resolve().is_relative_to(uploads) and path.is_file():
                         path.unlink()
+            if database is not None:
+                cat.remove_all()
+                cat.checkpoint()
         finally:
             cat.close()
         store.drop_collection(collection_name(name, tag))
         store.bump_generation()
         store.purge()
-        shutil.rmtree(folder)
+        shutil.rmtree(folder, ignore_errors=database is not None)  # no local copy on this replica: fine
     return True

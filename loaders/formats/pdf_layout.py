@@ -15,6 +15,10 @@ page draws; both come at almost no cost. From them:
   `row` block rendered with its header (`table_rows`), and the pypdf lines that are the table's
   cells are dropped from the prose, so a table is not read twice. The rows stand where the
   table's first line stood.
+- running heads and feet: a line among the first or last few of its page that recurs there on
+  many pages (the company and report name, "Federal Register / Vol. 85 …", page numbers),
+  digits aside, is dropped. Left in, it becomes chunks of its own that match every question
+  naming the company or the year and outrank the page that answers it.
 """
 from __future__ import annotations
 
@@ -140,6 +144,7 @@ class PageLayout:
         (form values)."""
         from .pdf import reflow_lines  # pdf imports this module
 
+        drop_running_lines(self.pages)
         body = max(self.sizes, key=self.sizes.get) if self.sizes else 0.0
         existing: dict[int | None, list[RawBlock]] = {}
         for block in result.blocks:
@@ -193,6 +198,42 @@ class PageLayout:
             if i not in emitted:
                 out.extend(RawBlock(row, ROW, info.number) for row in table.rows)
         return out
+
+
+EDGE_LINES = 3  # lines at the top and at the bottom of a page where running heads and feet stand
+RUNNING_SHARE = 0.4  # of the pages (at least RUNNING_MIN_PAGES) a line must recur on
+RUNNING_MIN_PAGES = 3
+
+
+def _running_key(line: str) -> str:
+    """A line as compared across pages: no spaces, no digits (the page number, the date)."""
+    return re.sub(r"\d+", "", squeeze(line))
+
+
+def _edge_lines(text: str) -> list[int]:
+    """Indexes of the first and last few non-empty lines of a page's text."""
+    filled = [i for i, line in enumerate(text.split("\n")) if line.strip()]
+    return sorted(set(filled[:EDGE_LINES] + filled[-EDGE_LINES:]))
+
+
+def drop_running_lines(pages: list[_Page]) -> None:
+    """Removes running heads and feet from each page's text (see the module docstring)."""
+    if len(pages) < RUNNING_MIN_PAGES:
+        return
+    counts: dict[str, int] = {}
+    for info in pages:
+        lines = info.text.split("\n")
+        for key in {_running_key(lines[i]) for i in _edge_lines(info.text)}:
+            counts[key] = counts.get(key, 0) + 1
+    need = max(RUNNING_MIN_PAGES, math.ceil(RUNNING_SHARE * len(pages)))
+    running = {key for key, n in counts.items() if n >= need}
+    if not running:
+        return
+    for info in pages:
+        lines = info.text.split("\n")
+        edges = set(_edge_lines(info.text))
+        info.text = "\n".join(line for i, line in enumerate(lines)
+                              if not (i in edges and _running_key(line) in running))
 
 
 def _lines(runs: list[tuple[str, float, bool]]):

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import bcrypt
 
+from common.user_error import UserError
+
 from chains.sqlite_file import SQLiteFile
 
 ROLES = ("admin", "member")
@@ -39,15 +41,11 @@ CREATE TABLE IF NOT EXISTS sessions (
 _DUMMY_HASH = bcrypt.hashpw(b"not a password", bcrypt.gensalt(rounds=12))
 
 
-class AccountError(ValueError):
-    """A problem the person can fix; ``message(lang)`` says it in one sentence."""
+class AccountError(UserError, ValueError):
+    """A problem the person can fix, said in one sentence: AccountError(zh, en)."""
 
     def __init__(self, zh: str, en: str):
-        super().__init__(en)
-        self.zh, self.en = zh, en
-
-    def message(self, lang: str = "en") -> str:
-        return self.zh if lang == "zh" else self.en
+        super().__init__(en, zh)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import sys
 import unicodedata
 from pathlib import Path
 
+from common.user_error import UserError, describe
 from llm.backends import BACKENDS
 
 from .settings import get_settings
@@ -284,15 +285,14 @@ def cmd_summarize(args) -> int:
     return 0
 
 
-class HistoryFileError(ValueError):
-    def message(self, lang: str) -> str:
-        return self.args[0][lang]
+class HistoryFileError(UserError, ValueError):
+    """The --history file cannot be used: HistoryFileError(en, zh)."""
 
 
 def _read_history(path: str) -> list[tuple[str, str]]:
     """--history FILE: a JSON list of {"question", "answer"} turns, oldest first."""
     def fail(zh: str, en: str):
-        raise HistoryFileError({"zh": f"历史文件 {path} {zh}", "en": f"The history file {path} {en}"})
+        raise HistoryFileError(f"The history file {path} {en}", f"历史文件 {path} {zh}")
     try:
         turns = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -548,23 +548,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "kbs" and args.action != "list" and not args.name:
         print("docchat kbs create|delete needs a NAME", file=sys.stderr)
         return 2
-    from chains.conversations import ConversationNotFound
-    from llm.errors import BackendUnavailable, ModelSetupError
-    from llm.factory import UnknownBackend
-    from llm.gguf import PromptTooLong
-    from vectorstore import KnowledgeBaseError, WriterBusy
-    from vectorstore.rerank import RerankerError
-
-    from .accounts import AccountError
-    from .kb_access import AccessDenied
     try:
         return args.func(args)
-    except (KnowledgeBaseError, WriterBusy, ModelSetupError, BackendUnavailable, PromptTooLong,
-            UnknownBackend, HistoryFileError, ConversationNotFound, RerankerError, AccountError,
-            AccessDenied) as err:
-        # Problems a user can fix: one plain sentence, no traceback.
-        msg = err.message(get_settings().lang) if hasattr(err, "message") else str(err)
-        print(msg, file=sys.stderr)
+    except UserError as err:
+        # Problems a user can fix: one plain sentence, no traceback (the page says the same).
+        print(describe(err, get_settings().lang), file=sys.stderr)
         return 1
 
 

@@ -14,6 +14,8 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.user_error import UserError
+
 from .accounts import User
 
 EVERYONE = "*"
@@ -31,17 +33,15 @@ class Rule:
         return user.is_admin or bool({EVERYONE, user.name} & set(self.writers))
 
 
-class AccessDenied(PermissionError):
+class AccessDenied(UserError, PermissionError):
     def __init__(self, kb: str, change: bool = False):
-        super().__init__(kb)
+        if change:
+            super().__init__(f"You may not change the knowledge base “{kb}”; ask an administrator.",
+                             f"您没有修改知识库“{kb}”的权限；请联系管理员。")
+        else:
+            super().__init__(f"There is no knowledge base “{kb}” that you may read.",
+                             f"没有名为“{kb}”的知识库，或您无权查看它。")
         self.kb, self.change = kb, change
-
-    def message(self, lang: str = "en") -> str:
-        if self.change:
-            return (f"您没有修改知识库“{self.kb}”的权限；请联系管理员。" if lang == "zh"
-                    else f"You may not change the knowledge base “{self.kb}”; ask an administrator.")
-        return (f"没有名为“{self.kb}”的知识库，或您无权查看它。" if lang == "zh"
-                else f"There is no knowledge base “{self.kb}” that you may read.")
 
 
 class KBAccess:

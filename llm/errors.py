@@ -1,28 +1,22 @@
-"""Errors the LLM layer raises for problems a user can fix (bad paths, wrong files)."""
+"""Errors the LLM layer raises for problems a user can fix (bad paths, wrong files, a server
+that does not answer). Raised with one English sentence (what is wrong, where, the fix), which
+stays ``str(error)`` for the log; ``message(lang)`` puts it in the user's sentence
+(common/user_error.py)."""
 from __future__ import annotations
 
-
-class _ExplainedError(RuntimeError):
-    """The detail (str(err)) names the file or server in English, as the logs want it; message()
-    puts a lead sentence in the user's language before it, for the CLI and any other front end."""
-
-    LEAD: dict[str, str] = {}
-
-    def message(self, lang: str) -> str:
-        detail = str(self).strip()
-        return self.LEAD.get(lang, self.LEAD["en"]).format(detail=detail)
+from common.user_error import UserError
 
 
-class ModelSetupError(_ExplainedError):
-    """A model could not be set up. The message is one sentence: what is wrong, where, and the fix.
+class ModelSetupError(UserError, RuntimeError):
+    """A model could not be set up. Raised instead of a raw traceback so a serving process can
+    show it and keep running."""
 
-    Raised instead of a raw traceback so a serving process can show it and keep running.
-    """
-
-    LEAD = {"zh": "语言模型无法启动：{detail}", "en": "{detail}"}
+    EN = "The language model could not start: {detail} Please ask your administrator to check the model settings."
+    ZH = "语言模型无法启动：{detail} 请联系管理员检查模型设置。"
 
 
-class BackendUnavailable(_ExplainedError):
-    """The model server could not give an answer; the message says why and what to do."""
+class BackendUnavailable(UserError, RuntimeError):
+    """The model server could not give an answer; the detail says why and what to do."""
 
-    LEAD = {"zh": "模型服务器暂时无法回答：{detail}", "en": "{detail}"}
+    EN = "The model server could not answer: {detail} Please try again in a moment."
+    ZH = "模型服务器暂时无法回答：{detail} 请稍后再试。"

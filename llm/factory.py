@@ -15,6 +15,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.language_models.llms import LLM
 
 from .backends import BACKENDS
+from .errors import ModelSetupError
 
 _DEFAULTS: dict[str, Any] = {
     "llm": "gguf",
@@ -37,7 +38,7 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
-class UnknownBackend(ValueError):
+class UnknownBackend(ModelSetupError, ValueError):
     """DOCCHAT_LLM names no backend we have."""
 
 
@@ -77,7 +78,6 @@ def _resolve(settings: Any, overrides: dict[str, Any], caller: str) -> tuple[str
 
 def _gguf_file(value: Callable[[str], Any]) -> dict[str, Any]:
     """The verified model file and how llama.cpp runs it (shared by the LLM and the chat model)."""
-    from .errors import ModelSetupError
     from .gguf import machine_cores
     from .gguf_models import packaged_model, verified_model_path
 
@@ -98,7 +98,6 @@ def _gguf_file(value: Callable[[str], Any]) -> dict[str, Any]:
 
 
 def _chatglm2_folder(value: Callable[[str], Any]) -> dict[str, Any]:
-    from .errors import ModelSetupError
 
     if not value("chatglm_path"):
         raise ModelSetupError(

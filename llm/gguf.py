@@ -21,6 +21,8 @@ from typing import Any, ClassVar, Iterator
 
 from pydantic import Field
 
+from common.user_error import UserError
+
 from .errors import ModelSetupError
 from .gguf_models import SETUP_HINT, verify_file
 from .streaming import PieceStreamingLLM
@@ -28,8 +30,13 @@ from .streaming import PieceStreamingLLM
 logger = logging.getLogger(__name__)
 
 
-class PromptTooLong(ValueError):
-    """The prompt does not fit the model's context window."""
+class PromptTooLong(UserError, ValueError):
+    """The prompt does not fit the model's context window (the detail, with the token counts,
+    goes to the log; the user is told what to shorten)."""
+
+    EN = ("The question and its excerpts are too long for the model. Shorten the question or lower "
+          "“Excerpts read for each answer” in the advanced settings.")
+    ZH = "问题或参考原文太长，模型无法处理。请缩短问题，或在“高级设置”中减少“每次回答参考的原文片段数”。"
 
 
 def machine_cores() -> int:

@@ -1,6 +1,8 @@
 """LoadError: one exception for every way a file can fail, with a message staff can act on."""
 from __future__ import annotations
 
+from common.user_error import UserError
+
 # code -> (English, Chinese). "{file}" is the file name; "{detail}" an optional technical hint.
 _MESSAGES: dict[str, tuple[str, str]] = {
     "unsupported": (
@@ -46,23 +48,15 @@ _MESSAGES: dict[str, tuple[str, str]] = {
 ERROR_CODES = frozenset(_MESSAGES)
 
 
-class LoadError(Exception):
+class LoadError(UserError):
     """A file that cannot be turned into text, with an English and a Chinese explanation."""
 
     def __init__(self, code: str, message_en: str, message_zh: str, file: str = "") -> None:
         if code not in ERROR_CODES:
             raise ValueError(f"unknown LoadError code {code!r}")
-        super().__init__(message_en)
+        super().__init__(message_en, message_zh)
         self.code = code
-        self.message_en = message_en
-        self.message_zh = message_zh
         self.file = file
-
-    def message(self, lang: str = "en") -> str:
-        return self.message_zh if lang.lower().startswith("zh") else self.message_en
-
-    def __str__(self) -> str:
-        return self.message_en
 
     def __repr__(self) -> str:
         return f"LoadError({self.code!r}, {self.message_en!r}, file={self.file!r})"

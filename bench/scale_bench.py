@@ -8,9 +8,11 @@
      parse = hash + load_file, chunk = SentenceChunker, embed = embed_documents calls,
      write = jieba tokens + Chroma upsert + catalog rows + keyword index rebuild,
      other = what the total leaves over (KnowledgeBase() open, locks, bookkeeping).
+   The writes run in the ingest's writer thread, overlapping the embedding, so the stages add
+   up to more than the total and "other" is negative by the overlap.
    Pure embedding time (the floor) is the pipeline's embed calls replayed on the same model
-   right after each call; by default every 4th call (--floor-sample 0.25), scaled up by
-   characters. Replays are excluded from every figure. Disk size is the store folder on disk.
+   once the ingest is done (bench/ingest_bench.py's embedding_floor); by default every 4th call
+   (--floor-sample 0.25), scaled up by characters. Disk size is the store folder on disk.
 2. The 250,000-chunk store: the full corpus's real chunks plus synthetic ones made from them,
    written through the knowledge base's storage and cached (see bench/synthetic_store.py for
    exactly how, and why that is honest about search latency).
@@ -63,7 +65,8 @@ QUESTIONS = LAWS_JSONL.parent / "questions_dev.jsonl"
 DEFAULT_OUT = RESULTS / "scale_bench.json"
 GOALS = {
     "full_ingest_s": {"max": 180.0, "text": "full-corpus ingest <= 3 min on 2 cores (default embedding)"},
-    "search_p95_ms_250k": {"max": 50.0, "text": "search p95 <= 50 ms at 250,000 chunks"},
+    "full_ingest_ratio_to_floor": {"max": 1.15, "text": "full-corpus ingest <= 1.15 x its embedding floor (issue 12)"},
+    "search_p95_ms_250k": {"max": 20.0, "text": "search p95 <= 20 ms at 250,000 chunks (issue 12)"},
     "app_rss_mb": {"max": 3072.0, "text": "app RSS <= 3 GB with the default model loaded"},
 }
 STAGE_GROUPS = {  # reported group -> StageClock stages
@@ -84,17 +87,17 @@ def log(message: str) -> None:
 
 # --- 1. ingest -----------------------------------------------------------------------------------
 def ingest_corpus(label: str, rendered, embeddings, model: str, home: Path, floor_sample: float) -> dict:
-    from bench.ingest_bench import StageClock, ingest_docchat
+    from bench.ingest_bench import StageClock, embedding_floor, ingest_docchat
 
     files = [item.files["docx"] for item in rendered]
     clock = StageClock()
     started = time.perf_counter()
-    counts = ingest_docchat(files, embeddings, model, clock, home, floor_sample, kb_name=label)
-    total = time.perf_counter() - started - clock.floor_s
+    counts = ingest_docchat(files, embeddings, model, clock, home, kb_name=label)
+    total = time.perf_counter() - started
     stages = dict(clock.seconds)
-    stages["other"] = total - sum(stages.values())
-    embedded_chars = sum(len(t) for call in clock.embed_calls for t in call)
-    floor = clock.floor_s * embedded_chars / clock.replayed_chars if clock.replayed_chars else None
+    stages["other"] = total - sum(stages.values())  # negative by the writer thread's overlap
+    replay = embedding_floor(embeddings, clock.embed_calls, floor_sample)
+    floor = replay["floor_s"] or None
     chunks = counts["chunks"]
     disk = folder_bytes(home)
     row = {
@@ -104,7 +107,7 @@ def ingest_corpus(label: str, rendered, embeddings, model: str, home: Path, floo
         "stages_s": {group: round(sum(stages.get(s, 0.0) for s in parts), 2) for group, parts in STAGE_GROUPS.items()},
         "detail_s": {k: round(v, 3) for k, v in stages.items()},
         "floor_s": round(floor, 2) if floor else None,
-        "floor_sampled_share": round(clock.replayed_chars / embedded_chars, 3) if embedded_chars else None,
+        "floor_sampled_share": replay["sampled_share"],
         "ratio_total_to_floor": round(total / floor, 3) if floor else None,
         "ratio_total_to_embed_stage": round(total / stages["embed"], 3) if stages.get("embed") else None,
         "chunks_per_s": round(chunks / total, 1),
@@ -502,6 +505,7 @@ def goal_results(results: dict, synthetic_chunks: int) -> dict:
     app = results.get("app", {})
     values = {
         "full_ingest_s": full.get("total_s"),
+        "full_ingest_ratio_to_floor": full.get("ratio_total_to_floor"),
         "search_p95_ms_250k": big.get("search", {}).get("p95_ms") if synthetic_chunks >= 250_000 else None,
         "app_rss_mb": app.get("peak_rss_mb"),
     }
@@ -522,6 +526,8 @@ def print_tables(report: dict) -> None:
               f"{r['ratio_total_to_floor'] or 0:>9.2f} {r['chunks_per_s']:>8.1f} {r['disk_mb_per_1000_chunks']:>8.2f}")
     g = goals["full_ingest_s"]
     print(f"goal: {g['text']}: {g['value']} s -> {goal_text(g['met'])}")
+    g = goals["full_ingest_ratio_to_floor"]
+    print(f"goal: {g['text']}: {g['value']} -> {goal_text(g['met'])}")
 
     print("\nSearch latency (HybridRetriever, k=5, as the chat; ms) and search + first token (s)")
     head = (f"{'store':9} {'chunks':>7} {'disk MB':>8} {'open s':>6} {'1st q':>7} {'p50':>6} {'p95':>6} {'p99':>6} "

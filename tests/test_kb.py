@@ -261,24 +261,33 @@ def test_another_process_ingests_with_the_knowledge_bases_chunking(home, tmp_pat
 
 
 def test_a_batch_is_written_once_it_has_waited_long_enough(tmp_path, monkeypatch):
-    """A killed ingest loses at most WRITE_BATCH_SECONDS of finished files: with the wait at 0,
-    every prepared file is written (and searchable) before the next one is read."""
+    """A killed ingest loses at most WRITE_BATCH_SECONDS of finished files plus the one batch
+    waiting for the writer thread: with the wait at 0, every prepared file is its own write, and
+    the ingest never reads a file while more than two earlier ones are still unwritten (one being
+    written, one waiting)."""
     import vectorstore.kb as kb_module
     monkeypatch.setattr(kb_module, "WRITE_BATCH_SECONDS", 0.0)
     docs = tmp_path / "docs"
-    for i in range(3):
+    for i in range(5):
         write_txt(docs / f"note{i}.txt", [f"第{i}号通知：会议在{i + 1}楼举行。"])
     kb = KnowledgeBase("batches", config(tmp_path / "home"))
     ready_when_read: list[int] = []
-    prepare = kb._prepare_or_result
+    writes: list[int] = []
+    prepare, write = kb._prepare_or_result, kb.writer.write
 
     def counting_prepare(*args, **kwargs):
         ready_when_read.append(len(kb.files()))  # files already written when the next is read
         return prepare(*args, **kwargs)
 
+    def counting_write(batch, progress):
+        writes.append(len(batch))
+        return write(batch, progress)
+
     monkeypatch.setattr(kb, "_prepare_or_result", counting_prepare)
-    assert [r.status for r in kb.ingest([docs])] == ["indexed"] * 3
-    assert ready_when_read == [0, 1, 2]
+    monkeypatch.setattr(kb.writer, "write", counting_write)
+    assert [r.status for r in kb.ingest([docs])] == ["indexed"] * 5
+    assert writes == [1] * 5
+    assert all(ready >= n - 2 for n, ready in enumerate(ready_when_read)), ready_when_read
     kb.close()
 
 

@@ -2,8 +2,10 @@
 
 stat and size check -> hash -> (the caller says if the content is already stored) -> parse (in
 a worker process with a memory and a time limit) -> chunk -> embed (a slice at a time, searches
-first) -> tokenise. Each stage runs inside ``FilePreparer.timer(stage)``, a no-op by default, so
-a benchmark times the stages by passing a clock instead of patching this module.
+first); the keyword tokens are made at write time (``FilePreparer.tokenize``, in the ingest's
+writer thread while the next file embeds: write_pipeline.py). Each stage runs inside
+``FilePreparer.timer(stage)``, a no-op by default, so a benchmark times the stages by passing a
+clock instead of patching this module.
 """
 from __future__ import annotations
 
@@ -50,7 +52,7 @@ class KnownFile:
 
 @dataclass
 class PreparedFile:
-    """A file parsed, chunked, tokenised and embedded: everything but the locked write."""
+    """A file parsed, chunked and embedded: everything but its keyword tokens and the locked write."""
     path: str
     name: str
     sha: str
@@ -61,7 +63,8 @@ class PreparedFile:
     texts: list[str]
     vectors: list[list[float]]
     metadatas: list[dict]
-    tokens: list[str]
+    indexed: list[str]  # each text with its heading path: what is embedded and keyword-indexed
+    tokens: list[str] = field(default_factory=list)  # keyword tokens: FilePreparer.tokenize, at write
     chunking: str | None = None  # ChunkSettings.tag of the chunker used
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (en, zh): caps that applied
 
@@ -212,15 +215,21 @@ class FilePreparer:
             vectors.extend(self.embeddings.embed_documents(indexed[start:start + step]))
             report(name, "embedding", base + (0.9 - base) * min(1.0, (start + step) / len(texts)))
         report(name, "saving", 0.9)
-        with timer("tokenize"):
-            tokens = ["\t".join(tokenize(t)) for t in indexed[:len(texts)]]
         return PreparedFile(
             path=str(path), name=name, sha=sha, size=size,
             format=blocks[0].metadata.get("format", ""),
             pages=max((c.metadata.get("page", 0) for c in chunks), default=0) or None,
             ids=[f"{sha}:{i}" for i in range(len(chunks))], texts=texts, vectors=vectors,
             metadatas=[{k: v for k, v in c.metadata.items() if v is not None} for c in chunks],
-            tokens=tokens,
+            indexed=indexed[:len(texts)],
             chunking=ChunkSettings(chunker.sentences_per_chunk, chunker.overlap).tag,
             warnings=warnings,
         )
+
+    def tokenize(self, files: list[PreparedFile]) -> None:
+        """The keyword tokens of prepared files, where not made yet. Part of the write: an
+        ingest makes them in its writer thread while the next file is embedded."""
+        with self.timer("tokenize"):
+            for p in files:
+                if len(p.tokens) != len(p.indexed):
+                    p.tokens = ["\t".join(tokenize(t)) for t in p.indexed]

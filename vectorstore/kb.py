@@ -30,6 +30,7 @@ from .kb_writer import KBWriter
 from .keyword import KeywordIndex, use_jieba_cache
 from .results import IngestResult
 from .retrieval import Hit
+from .write_pipeline import WritePipeline
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 # the longest a prepared file waits for that write: a killed ingest loses at most this much work.
 WRITE_BATCH_CHUNKS = 2000
 WRITE_BATCH_SECONDS = 30.0
+# Batches prepared and waiting for the writer thread while it writes one (write_pipeline.py).
+WRITE_BATCHES_WAITING = 1
 
 # Question vectors a knowledge base keeps (embed_query): enough for the turns in flight.
 QUERY_VECTORS_KEPT = 32
@@ -198,27 +201,37 @@ class KnowledgeBase:
         A KnownFile (an upload the page already hashed and size-checked) is not hashed again.
 
         Embedded files are written to Chroma together, about ``WRITE_BATCH_CHUNKS`` chunks at a
-        time: one large write costs half of many small ones; a batch is written after
-        ``WRITE_BATCH_SECONDS`` at the latest, so a killed ingest loses little finished work. Each
-        file is still all-or-nothing (every file of a write is ``pending`` until it is done).
+        time: one large write costs half of many small ones; a batch is handed to the writer after
+        ``WRITE_BATCH_SECONDS`` at the latest, so a killed ingest loses little finished work. The
+        writes (keyword tokens, Chroma, catalog) run in one writer thread while the next files are
+        parsed and embedded (write_pipeline.py). Each file is still all-or-nothing (every file of
+        a write is ``pending`` until it is done).
         ``faq``: the tables among them are trusted FAQ lists (an admin's choice; see mark_faq)."""
         results: list[IngestResult | None] = []
         waiting: list[tuple[int, PreparedFile]] = []
         skipped: list[Path] = []
         oldest = 0.0  # when the first file of the waiting batch was ready
+        pipeline = WritePipeline(self._write, progress, depth=WRITE_BATCHES_WAITING)
         try:
-            for path in iter_files(paths, skipped):
-                outcome = self._prepare_or_result(path, None, progress)
-                if isinstance(outcome, IngestResult):
-                    results.append(outcome)
-                    continue
-                results.append(None)
-                oldest = oldest if waiting else time.monotonic()
-                waiting.append((len(results) - 1, outcome))
-                if (sum(len(p.ids) for _, p in waiting) >= WRITE_BATCH_CHUNKS
-                        or time.monotonic() - oldest >= WRITE_BATCH_SECONDS):
-                    self._flush(waiting, results, progress)
-            self._flush(waiting, results, progress)
+            try:
+                for path in iter_files(paths, skipped):
+                    pipeline.check()  # the writer's reports, and its error if a write failed
+                    outcome = self._prepare_or_result(path, None, progress)
+                    if isinstance(outcome, IngestResult):
+                        results.append(outcome)
+                        continue
+                    results.append(None)
+                    oldest = oldest if waiting else time.monotonic()
+                    waiting.append((len(results) - 1, outcome))
+                    if (sum(len(p.ids) for _, p in waiting) >= WRITE_BATCH_CHUNKS
+                            or time.monotonic() - oldest >= WRITE_BATCH_SECONDS):
+                        pipeline.submit(waiting)
+                        waiting = []
+                pipeline.submit(waiting)
+            finally:
+                written = pipeline.close()  # what was handed over is written, even on an error
+            for slot, result in written.items():
+                results[slot] = result
         finally:
             self.refresh_keyword_index()
         for path in skipped:  # said, not silently passed over
@@ -257,12 +270,6 @@ class KnowledgeBase:
             res.faq = True
         return results
 
-    def _flush(self, waiting: list[tuple[int, PreparedFile]], results: list, progress) -> None:
-        if waiting:
-            for (slot, _), result in zip(waiting, self._write([p for _, p in waiting], progress)):
-                results[slot] = result
-            waiting.clear()
-
     def _prepare_or_result(self, path: Path | KnownFile, display_name: str | None,
                            progress: Progress | None, *, again: bool = False) -> "IngestResult | PreparedFile":
         """Everything but the write, outside the lock; or the file's final result (unchanged,
@@ -271,6 +278,8 @@ class KnowledgeBase:
                                                None if again else self.writer.known_as)
 
     def _write(self, batch: list[PreparedFile], progress: Progress | None) -> list[IngestResult]:
+        """Keyword tokens (outside the lock), then the locked all-or-nothing write per file."""
+        self.preparer.tokenize(batch)
         return self.writer.write(batch, progress)
 
     # --- sync, delete, list ------------------------------------------------------------------

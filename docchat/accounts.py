@@ -1,19 +1,19 @@
 """User accounts (issue 14): users with bcrypt password hashes, roles, login sessions and the
-failed-login limits, in SQLite at ``<DOCCHAT_HOME>/accounts.sqlite3``.
+failed-login limits, in SQLite at ``<DOCCHAT_HOME>/accounts.sqlite3`` or in the shared
+PostgreSQL database (DOCCHAT_DATABASE_URL), through SQLAlchemy Core.
 
 Accounts are off unless DOCCHAT_ACCOUNTS=1. This module only stores and checks; the page
 (ui/auth.py) and the CLI (``docchat users ...``) use it. One job: who is who, and who is signed
 in. Knowledge-base permissions live in docchat/kb_access.py, feedback in docchat/feedback.py.
 
-Every call opens its own short connection (like chains/conversations.py), so the threads of one
-Streamlit process and the CLI can use the file at once.
+Every call takes its own short connection (like chains/conversations.py), so the threads of one
+Streamlit process, the CLI and other app replicas can use it at once.
 """
 from __future__ import annotations
 
 import re
 import secrets
 import time
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,9 @@ import bcrypt
 
 from common.user_error import UserError
 
-from chains.sqlite_file import SQLiteFile
+from sqlalchemy import BigInteger, Column, Double, LargeBinary, MetaData, Table, Text, delete, select, update
+
+from vectorstore.database import Database, store_database
 
 ROLES = ("admin", "member")
 MIN_PASSWORD_CHARS = 8
@@ -36,6 +38,13 @@ CREATE TABLE IF NOT EXISTS sessions (
     token TEXT PRIMARY KEY, user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
     created REAL NOT NULL, last_seen REAL NOT NULL);
 """
+_md = MetaData()
+USERS = Table("users", _md, Column("name", Text, primary_key=True), Column("hash", LargeBinary),
+              Column("role", Text), Column("created", Double))
+LOGIN_FAILURES = Table("login_failures", _md, Column("key", Text), Column("at", Double),
+                       Column("seq", BigInteger))  # seq: PostgreSQL only
+SESSIONS = Table("sessions", _md, Column("token", Text, primary_key=True), Column("user", Text),
+                 Column("created", Double), Column("last_seen", Double))
 
 # Compared against when the name is unknown, so a wrong name takes as long as a wrong password.
 _DUMMY_HASH = bcrypt.hashpw(b"not a password", bcrypt.gensalt(rounds=12))
@@ -87,56 +96,56 @@ def check_password(password: str) -> str:
     return password
 
 
-class AccountStore(SQLiteFile):
-    def __init__(self, path: str | Path, *, max_failures_user: int = 5, max_failures_address: int = 20,
-                 window_s: float = 900.0, session_idle_s: float = 8 * 3600, timeout: float = 30.0):
+class AccountStore:
+    def __init__(self, path: str | Path | None = None, *, max_failures_user: int = 5, max_failures_address: int = 20,
+                 window_s: float = 900.0, session_idle_s: float = 8 * 3600, timeout: float = 30.0,
+                 database: Database | None = None):
         """Failed logins: at most ``max_failures_user`` per user name and ``max_failures_address``
         per address within ``window_s``; then that name (or address) waits until the oldest
-        counted failure is ``window_s`` old. A session ends after ``session_idle_s`` unused."""
-        self.path = Path(path)
+        counted failure is ``window_s`` old. A session ends after ``session_idle_s`` unused.
+        ``path``: its SQLite file; ``database``: the shared PostgreSQL database instead."""
+        self.path = Path(path) if path is not None else None
         self.max_failures_user, self.max_failures_address = max_failures_user, max_failures_address
         self.window_s, self.session_idle_s, self.timeout = window_s, session_idle_s, timeout
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+        self.db = store_database(database, self.path, _SCHEMA, timeout=timeout)
 
     @classmethod
-    def at_home(cls, home: str | Path, **limits) -> "AccountStore":
-        return cls(Path(home) / "accounts.sqlite3", **limits)
+    def at_home(cls, home: str | Path, database: Database | None = None, **limits) -> "AccountStore":
+        return cls(Path(home) / "accounts.sqlite3", database=database, **limits)
 
     # --- users ----------------------------------------------------------------------------
     def add_user(self, name: str, password: str, *, admin: bool = False) -> User:
         name, password = check_name(name), check_password(password)
         user = User(name, "admin" if admin else "member", time.time())
         digest = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=12))
-        with self._write() as db:
-            if db.execute("SELECT 1 FROM users WHERE name=?", (name,)).fetchone():
+        with self.db.write() as db:
+            if db.execute(select(USERS.c.name).where(USERS.c.name == name)).first():
                 raise AccountError(f"用户 {name} 已存在。", f"There is already a user {name}.")
-            db.execute("INSERT INTO users (name, hash, role, created) VALUES (?,?,?,?)",
-                       (name, digest, user.role, user.created))
+            db.execute(USERS.insert().values(name=name, hash=digest, role=user.role, created=user.created))
         return user
 
     def remove_user(self, name: str) -> bool:
         """Removes the user and ends their sessions; False when there was none."""
-        with self._write() as db:
-            db.execute("DELETE FROM sessions WHERE user=?", (name,))
-            return db.execute("DELETE FROM users WHERE name=?", (name,)).rowcount > 0
+        with self.db.write() as db:
+            db.execute(delete(SESSIONS).where(SESSIONS.c.user == name))
+            removed = db.execute(delete(USERS).where(USERS.c.name == name)).rowcount > 0
+        self.db.vacuum(SESSIONS.name, USERS.name)  # their password hash is not left behind
+        return removed
 
     def set_password(self, name: str, password: str) -> None:
         """New password; the user's open sessions end (they sign in again with it)."""
         password = check_password(password)
         digest = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=12))
-        with self._write() as db:
-            if db.execute("UPDATE users SET hash=? WHERE name=?", (digest, name)).rowcount == 0:
+        with self.db.write() as db:
+            if db.execute(update(USERS).where(USERS.c.name == name).values(hash=digest)).rowcount == 0:
                 raise self.unknown(name)
-            db.execute("DELETE FROM sessions WHERE user=?", (name,))
+            db.execute(delete(SESSIONS).where(SESSIONS.c.user == name))
 
     def set_role(self, name: str, role: str) -> None:
         if role not in ROLES:
             raise ValueError(role)
-        with self._write() as db:
-            if db.execute("UPDATE users SET role=? WHERE name=?", (role, name)).rowcount == 0:
+        with self.db.write() as db:
+            if db.execute(update(USERS).where(USERS.c.name == name).values(role=role)).rowcount == 0:
                 raise self.unknown(name)
 
     @staticmethod
@@ -144,20 +153,20 @@ class AccountStore(SQLiteFile):
         return AccountError(f"没有名为 {name} 的用户。", f"There is no user {name}.")
 
     def get_user(self, name: str) -> User | None:
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT name, role, created FROM users WHERE name=?", (name,)).fetchone()
+        with self.db.read() as db:
+            row = db.execute(select(USERS.c.name, USERS.c.role, USERS.c.created).where(USERS.c.name == name)).first()
         return User(*row) if row else None
 
     def users(self) -> list[User]:
-        with closing(self._connect()) as db:
-            rows = db.execute("SELECT name, role, created FROM users ORDER BY name").fetchall()
+        with self.db.read() as db:
+            rows = db.execute(select(USERS.c.name, USERS.c.role, USERS.c.created).order_by(USERS.c.name)).all()
         return [User(*r) for r in rows]
 
     # --- signing in -----------------------------------------------------------------------
     def retry_at(self, name: str, address: str | None = None, now: float | None = None) -> float | None:
         """When this name (and address) may try again, or None when they may now."""
         now = time.time() if now is None else now
-        with closing(self._connect()) as db:
+        with self.db.read() as db:
             waits = [self._retry_at(db, f"user:{name.strip()}", self.max_failures_user, now)]
             if address:
                 waits.append(self._retry_at(db, f"addr:{address}", self.max_failures_address, now))
@@ -165,8 +174,9 @@ class AccountStore(SQLiteFile):
         return max(waits) if waits else None
 
     def _retry_at(self, db, key: str, limit: int, now: float) -> float | None:
-        rows = [r[0] for r in db.execute("SELECT at FROM login_failures WHERE key=? AND at>? ORDER BY at DESC",
-                                         (key, now - self.window_s))]
+        f = LOGIN_FAILURES
+        rows = list(db.execute(select(f.c.at).where(f.c.key == key, f.c.at > now - self.window_s)
+                               .order_by(f.c.at.desc())).scalars())
         # With `limit` failures in the window, the next try waits until the limit-th newest one
         # leaves it (then only limit-1 are left in the window).
         return rows[limit - 1] + self.window_s if len(rows) >= limit else None
@@ -180,18 +190,20 @@ class AccountStore(SQLiteFile):
         wait = self.retry_at(name, address, now)
         if wait is not None:
             return LoginResult(retry_at=wait)
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT name, role, created, hash FROM users WHERE name=?", (name,)).fetchone()
+        with self.db.read() as db:
+            row = db.execute(select(USERS.c.name, USERS.c.role, USERS.c.created, USERS.c.hash)
+                             .where(USERS.c.name == name)).first()
         given = (password or "").encode()[:72]
-        ok = bcrypt.checkpw(given, row[3]) if row else (bcrypt.checkpw(given, _DUMMY_HASH) and False)
-        with self._write() as db:
+        ok = bcrypt.checkpw(given, bytes(row[3])) if row else (bcrypt.checkpw(given, _DUMMY_HASH) and False)
+        f = LOGIN_FAILURES
+        with self.db.write() as db:
             if ok:
-                db.execute("DELETE FROM login_failures WHERE key=?", (f"user:{name}",))
+                db.execute(delete(f).where(f.c.key == f"user:{name}"))
             else:
-                db.execute("INSERT INTO login_failures (key, at) VALUES (?,?)", (f"user:{name}", now))
+                db.execute(f.insert().values(key=f"user:{name}", at=now))
                 if address:
-                    db.execute("INSERT INTO login_failures (key, at) VALUES (?,?)", (f"addr:{address}", now))
-                db.execute("DELETE FROM login_failures WHERE at<?", (now - 2 * self.window_s,))
+                    db.execute(f.insert().values(key=f"addr:{address}", at=now))
+                db.execute(delete(f).where(f.c.at < now - 2 * self.window_s))
         if ok:
             return LoginResult(User(row[0], row[1], row[2]))
         # This failure may have reached the limit: say so now, not only at the next try.
@@ -201,10 +213,9 @@ class AccountStore(SQLiteFile):
     def start_session(self, user: User, now: float | None = None) -> str:
         now = time.time() if now is None else now
         token = secrets.token_urlsafe(32)
-        with self._write() as db:
-            db.execute("INSERT INTO sessions (token, user, created, last_seen) VALUES (?,?,?,?)",
-                       (token, user.name, now, now))
-            db.execute("DELETE FROM sessions WHERE last_seen<?", (now - self.session_idle_s,))
+        with self.db.write() as db:
+            db.execute(SESSIONS.insert().values(token=token, user=user.name, created=now, last_seen=now))
+            db.execute(delete(SESSIONS).where(SESSIONS.c.last_seen < now - self.session_idle_s))
         return token
 
     def session_user(self, token: str | None, now: float | None = None) -> User | None:
@@ -214,18 +225,19 @@ class AccountStore(SQLiteFile):
         if not token:
             return None
         now = time.time() if now is None else now
-        with self._write() as db:
-            row = db.execute("SELECT u.name, u.role, u.created, s.last_seen FROM sessions s "
-                             "JOIN users u ON u.name = s.user WHERE s.token=?", (token,)).fetchone()
+        s, u = SESSIONS, USERS
+        with self.db.write() as db:
+            row = db.execute(select(u.c.name, u.c.role, u.c.created, s.c.last_seen)
+                             .select_from(s.join(u, u.c.name == s.c.user)).where(s.c.token == token)).first()
             if row is None:
                 return None
             if now - row[3] > self.session_idle_s:
-                db.execute("DELETE FROM sessions WHERE token=?", (token,))
+                db.execute(delete(s).where(s.c.token == token))
                 return None
-            db.execute("UPDATE sessions SET last_seen=? WHERE token=?", (now, token))
+            db.execute(update(s).where(s.c.token == token).values(last_seen=now))
         return User(*row[:3])
 
     def end_session(self, token: str | None) -> None:
         if token:
-            with self._write() as db:
-                db.execute("DELETE FROM sessions WHERE token=?", (token,))
+            with self.db.write() as db:
+                db.execute(delete(SESSIONS).where(SESSIONS.c.token == token))

@@ -15,9 +15,9 @@ from loaders import UPLOAD_SUFFIXES
 from chains.conversations import ConversationStore
 from vectorstore import KnowledgeBase, delete_knowledge_base, list_knowledge_bases
 from vectorstore.database import Database
-from vectorstore.kb_parts import KBParts, shared_database
+from vectorstore.kb_parts import KBParts
 
-from .factory import kb_config
+from .factory import database, kb_config
 from .settings import Settings, get_settings
 
 _UNSET = object()
@@ -51,7 +51,7 @@ class DocChat:
         first use (Alembic ``upgrade head``), or None: the embedded SQLite files under home."""
         with self._lock:
             if self._database is _UNSET:
-                self._database = shared_database(self.settings.database_url)
+                self._database = database(self.settings)
             return self._database
 
     # --- knowledge bases ---------------------------------------------------------------------
@@ -130,7 +130,7 @@ class DocChat:
     def conversations(self) -> ConversationStore:
         with self._lock:
             if self._conversations is None:
-                self._conversations = ConversationStore.at_home(self.settings.home)
+                self._conversations = ConversationStore.at_home(self.settings.home, self.database)
             return self._conversations
 
     def close(self) -> None:

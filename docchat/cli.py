@@ -180,14 +180,49 @@ def cmd_reindex(args) -> int:
     return 0
 
 
+def cmd_db(args) -> int:
+    """migrate --to URL: this home's SQLite stores into PostgreSQL (docchat/db_migrate.py);
+    upgrade: the database of DOCCHAT_DATABASE_URL (or --to) to the current schema."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    from vectorstore.database import Database, DatabaseUrlError
+
+    from .db_migrate import MigrateError, migrate_home
+    settings = get_settings()
+    zh = settings.lang == "zh"
+    url = args.to or (settings.database_url if args.action == "upgrade" else None)
+    if not url:
+        print("需要 --to postgresql+pg8000://用户:密码@主机:5432/库名" if zh else
+              "Name the database: --to postgresql+pg8000://user:password@host:5432/dbname", file=sys.stderr)
+        return 2
+    try:
+        if args.action == "migrate":
+            print(_plain(migrate_home(settings.home, url).describe(settings.lang)))
+            print(f"下一步：设置 DOCCHAT_DATABASE_URL={url}" if zh else f"Next: set DOCCHAT_DATABASE_URL={url}")
+        else:
+            database = Database(url)
+            database.upgrade()
+            print(f"数据库结构版本：{database.revision()}" if zh else f"The database is at revision {database.revision()}.")
+    except MigrateError as err:
+        print(err.message(settings.lang), file=sys.stderr)
+        return 1
+    except DatabaseUrlError as err:
+        print(str(err), file=sys.stderr)
+        return 1
+    except (OperationalError, InterfaceError) as err:
+        print((f"无法连接数据库：{err.orig}" if zh else f"Cannot reach the database: {err.orig}"), file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_kbs(args) -> int:
     from vectorstore import list_knowledge_bases
 
-    from .factory import kb_access
+    from .factory import database, kb_access
     settings = get_settings()
     user = _acting_user(args)
     if args.action == "list":
-        names = list_knowledge_bases(settings.home)
+        names = list_knowledge_bases(settings.home, database(settings))
         for name in kb_access().readable(user, names) if user is not None else names:
             print(_plain(name))
         return 0
@@ -531,6 +566,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--read", metavar="USERS", help="comma-separated names, '*' for everyone, '' for nobody")
     p.add_argument("--change", metavar="USERS", help="comma-separated names, '*' for everyone, '' for admins only")
     p.set_defaults(func=cmd_access)
+
+    p = sub.add_parser("db", help="migrate --to URL: move this home's SQLite stores into PostgreSQL (nothing "
+                                  "re-embedded) | upgrade: bring DOCCHAT_DATABASE_URL's schema up to date")
+    p.add_argument("action", choices=["migrate", "upgrade"])
+    p.add_argument("--to", help="postgresql+pg8000://user:password@host:5432/dbname")
+    p.set_defaults(func=cmd_db)
 
     p = sub.add_parser("kbs", help="list, create or delete knowledge bases")
     p.add_argument("action", choices=["list", "create", "delete"])

@@ -1,8 +1,12 @@
 """Settings turned into the configs of the app's parts (the app object itself is docchat/app.py),
-and the account stores."""
+the shared database, and the account stores."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from vectorstore import KBConfig, KnowledgeBase
+from vectorstore.database import Database
+from vectorstore.kb_parts import shared_database
 
 from .settings import Settings, get_settings
 
@@ -20,6 +24,17 @@ def kb_config(settings: Settings | None = None) -> KBConfig:
     )
 
 
+def database(settings: Settings | None = None) -> Database | None:
+    """The PostgreSQL database of DOCCHAT_DATABASE_URL, migrated (Alembic ``upgrade head``) on
+    first use, or None: the embedded SQLite files. One engine per URL in a process."""
+    return _database((settings or get_settings()).database_url)
+
+
+@lru_cache(maxsize=4)
+def _database(url: str | None) -> Database | None:
+    return shared_database(url)
+
+
 def open_kb(name: str | None = None, settings: Settings | None = None, *,
             read_only: bool = False) -> KnowledgeBase:
     """One knowledge base without an app object around it (bench/scale_bench.py measures the
@@ -32,7 +47,7 @@ def account_store(settings: Settings | None = None):
     """Users, sign-in sessions and the failed-login limits (used when DOCCHAT_ACCOUNTS=1)."""
     from .accounts import AccountStore
     s = settings or get_settings()
-    return AccountStore.at_home(s.home, max_failures_user=s.login_max_failures,
+    return AccountStore.at_home(s.home, database(s), max_failures_user=s.login_max_failures,
                                 max_failures_address=s.login_max_failures_address,
                                 window_s=s.login_window_minutes * 60, session_idle_s=s.session_minutes * 60)
 
@@ -40,9 +55,11 @@ def account_store(settings: Settings | None = None):
 def kb_access(settings: Settings | None = None):
     """Who may read and change each knowledge base (enforced when DOCCHAT_ACCOUNTS=1)."""
     from .kb_access import KBAccess
-    return KBAccess.at_home((settings or get_settings()).home)
+    s = settings or get_settings()
+    return KBAccess.at_home(s.home, database(s))
 
 
 def feedback_store(settings: Settings | None = None):
     from .feedback import FeedbackStore
-    return FeedbackStore.at_home((settings or get_settings()).home)
+    s = settings or get_settings()
+    return FeedbackStore.at_home(s.home, database(s))

@@ -1,5 +1,6 @@
 """👍/👎 on answers, with an optional comment (issue 14), in SQLite at
-``<DOCCHAT_HOME>/feedback.sqlite3``; listed on the admin page and exported as CSV.
+``<DOCCHAT_HOME>/feedback.sqlite3`` or the shared PostgreSQL database (DOCCHAT_DATABASE_URL);
+listed on the admin page and exported as CSV.
 
 One row per (conversation, turn, user): rating again or adding a comment updates it. The row
 keeps a copy of the question and the answer, so the admins can read what was rated.
@@ -8,11 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 import time
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy import Column, Double, Integer, MetaData, Table, Text, select
+
+from vectorstore.database import Database, store_database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -21,6 +24,10 @@ CREATE TABLE IF NOT EXISTS feedback (
     question TEXT NOT NULL, answer TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL,
     PRIMARY KEY (conversation_id, turn, user));
 """
+FEEDBACK = Table("feedback", MetaData(), Column("conversation_id", Text, primary_key=True),
+                 Column("turn", Integer, primary_key=True), Column("user", Text, primary_key=True), Column("kb", Text),
+                 Column("rating", Integer), Column("comment", Text), Column("question", Text), Column("answer", Text),
+                 Column("created", Double), Column("updated", Double))
 
 CSV_COLUMNS = ["time", "user", "knowledge_base", "rating", "comment", "question", "answer", "conversation", "turn"]
 
@@ -40,43 +47,37 @@ class Feedback:
 
 
 class FeedbackStore:
-    def __init__(self, path: str | Path, timeout: float = 30.0):
-        self.path, self.timeout = Path(path), timeout
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+    def __init__(self, path: str | Path | None = None, timeout: float = 30.0, *, database: Database | None = None):
+        self.path, self.timeout = (Path(path) if path is not None else None), timeout
+        self.db = store_database(database, self.path, _SCHEMA, timeout=timeout)
 
     @classmethod
-    def at_home(cls, home: str | Path) -> "FeedbackStore":
-        return cls(Path(home) / "feedback.sqlite3")
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+    def at_home(cls, home: str | Path, database: Database | None = None) -> "FeedbackStore":
+        return cls(Path(home) / "feedback.sqlite3", database=database)
 
     def give(self, conversation_id: str, turn: int, *, rating: int, kb: str, question: str, answer: str,
              user: str | None = None, comment: str = "") -> Feedback:
         if rating not in (1, -1):
             raise ValueError("rating must be 1 or -1")
         now = time.time()
-        with closing(self._connect()) as db:
-            db.execute(
-                "INSERT INTO feedback (conversation_id, turn, user, kb, rating, comment, question, answer, "
-                "created, updated) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(conversation_id, turn, user) DO UPDATE "
-                "SET rating=excluded.rating, comment=excluded.comment, updated=excluded.updated",
-                (conversation_id, turn, user or "", kb, rating, comment.strip(), question, answer, now, now))
+        with self.db.write() as db:
+            db.execute(self.db.upsert(FEEDBACK, ["conversation_id", "turn", "user"], dict(
+                conversation_id=conversation_id, turn=turn, user=user or "", kb=kb, rating=rating,
+                comment=comment.strip(), question=question, answer=answer, created=now, updated=now),
+                ["rating", "comment", "updated"]))
         return self.get(conversation_id, turn, user)
 
     def get(self, conversation_id: str, turn: int, user: str | None = None) -> Feedback | None:
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT * FROM feedback WHERE conversation_id=? AND turn=? AND user=?",
-                             (conversation_id, turn, user or "")).fetchone()
+        f = FEEDBACK
+        with self.db.read() as db:
+            row = db.execute(select(f).where(f.c.conversation_id == conversation_id, f.c.turn == turn,
+                                             f.c.user == (user or ""))).first()
         return Feedback(*row) if row else None
 
     def list(self, limit: int = 1000) -> list[Feedback]:
         """Newest first."""
-        with closing(self._connect()) as db:
-            rows = db.execute("SELECT * FROM feedback ORDER BY updated DESC LIMIT ?", (limit,)).fetchall()
+        with self.db.read() as db:
+            rows = db.execute(select(FEEDBACK).order_by(FEEDBACK.c.updated.desc()).limit(limit)).all()
         return [Feedback(*r) for r in rows]
 
     def to_csv(self, rows: list[Feedback] | None = None) -> str:

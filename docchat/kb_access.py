@@ -1,5 +1,6 @@
 """Who may read and who may change each knowledge base (issue 14), in SQLite at
-``<DOCCHAT_HOME>/kb_access.sqlite3``. Used only when accounts are on.
+``<DOCCHAT_HOME>/kb_access.sqlite3`` or the shared PostgreSQL database (DOCCHAT_DATABASE_URL).
+Used only when accounts are on.
 
 A knowledge base no admin has set rules for is read by everyone and changed by admins only.
 Admins read and change every knowledge base. Whoever may change one may also read it. ``"*"``
@@ -9,16 +10,21 @@ in a list means every signed-in user. The page, the chat (retrieval) and the CLI
 from __future__ import annotations
 
 import json
-import sqlite3
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy import Column, MetaData, Table, Text, delete, select
+
+from vectorstore.database import Database, store_database
 
 from common.user_error import UserError
 
 from .accounts import User
 
 EVERYONE = "*"
+_SCHEMA = "CREATE TABLE IF NOT EXISTS kb_access (kb TEXT PRIMARY KEY, readers TEXT NOT NULL, writers TEXT NOT NULL);"
+KB_ACCESS = Table("kb_access", MetaData(), Column("kb", Text, primary_key=True), Column("readers", Text),
+                  Column("writers", Text))
 
 
 @dataclass(frozen=True)
@@ -45,38 +51,30 @@ class AccessDenied(UserError, PermissionError):
 
 
 class KBAccess:
-    def __init__(self, path: str | Path, timeout: float = 30.0):
-        self.path, self.timeout = Path(path), timeout
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db:
-            db.execute("CREATE TABLE IF NOT EXISTS kb_access (kb TEXT PRIMARY KEY, readers TEXT NOT NULL, "
-                       "writers TEXT NOT NULL)")
+    def __init__(self, path: str | Path | None = None, timeout: float = 30.0, *, database: Database | None = None):
+        self.path, self.timeout = (Path(path) if path is not None else None), timeout
+        self.db = store_database(database, self.path, _SCHEMA, timeout=timeout)
 
     @classmethod
-    def at_home(cls, home: str | Path) -> "KBAccess":
-        return cls(Path(home) / "kb_access.sqlite3")
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+    def at_home(cls, home: str | Path, database: Database | None = None) -> "KBAccess":
+        return cls(Path(home) / "kb_access.sqlite3", database=database)
 
     def rule(self, kb: str) -> Rule:
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT readers, writers FROM kb_access WHERE kb=?", (kb,)).fetchone()
+        with self.db.read() as db:
+            row = db.execute(select(KB_ACCESS.c.readers, KB_ACCESS.c.writers).where(KB_ACCESS.c.kb == kb)).first()
         return Rule(tuple(json.loads(row[0])), tuple(json.loads(row[1]))) if row else Rule()
 
     def set_rule(self, kb: str, readers, writers) -> Rule:
         rule = Rule(tuple(sorted(set(readers))), tuple(sorted(set(writers))))
-        with closing(self._connect()) as db:
-            db.execute("INSERT INTO kb_access (kb, readers, writers) VALUES (?,?,?) ON CONFLICT(kb) "
-                       "DO UPDATE SET readers=excluded.readers, writers=excluded.writers",
-                       (kb, json.dumps(rule.readers, ensure_ascii=False),
-                        json.dumps(rule.writers, ensure_ascii=False)))
+        with self.db.write() as db:
+            db.execute(self.db.upsert(KB_ACCESS, ["kb"], dict(kb=kb, readers=json.dumps(rule.readers, ensure_ascii=False),
+                                                              writers=json.dumps(rule.writers, ensure_ascii=False))))
         return rule
 
     def forget(self, kb: str) -> None:
         """The knowledge base was deleted: a new one of that name starts with the default rule."""
-        with closing(self._connect()) as db:
-            db.execute("DELETE FROM kb_access WHERE kb=?", (kb,))
+        with self.db.write() as db:
+            db.execute(delete(KB_ACCESS).where(KB_ACCESS.c.kb == kb))
 
     def can_read(self, user: User | None, kb: str) -> bool:
         """``user`` None: accounts are off (or the CLI runs as the machine's operator)."""

@@ -415,6 +415,10 @@ class KnowledgeBase:
     def ready(self, sources: Sequence[str] | None = None) -> dict[str, FileRecord]:
         """The searchable files by sha256 (only those named in ``sources``, when given): read
         once per question and shared by its dense and keyword searches."""
+        # Another process (a replica on another machine, with a shared database) may have
+        # changed the catalog since the last question: this home's keyword index catches up
+        # first (or is emptied). One small read when nothing changed.
+        self.writer.follow_generation()
         ready = {r.sha256: r for r in self.catalog.ready_files()}
         if sources:
             wanted = set(sources)
@@ -453,9 +457,6 @@ class KnowledgeBase:
         ready = self.ready(sources) if ready is None else ready
         if not ready or not query.strip():
             return []
-        # Another process (a replica on another machine, with a shared database) may have
-        # changed the catalog: the keyword index catches up before it answers.
-        self.writer.follow_generation()
         found = self.keyword_index.search(query, pool + 50)
         return self._hits([(cid, score) for cid, score in found if cid.split(":", 1)[0] in ready][:pool],
                           ready)

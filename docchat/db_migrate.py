@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import Table, func, select, text
 
 from chains.conversations import CONVERSATIONS, TURNS, ConversationStore
+from common.user_error import UserError
 from vectorstore.catalog import Catalog, catalog_tables
 from vectorstore.database import Database
 
@@ -25,15 +26,8 @@ from .kb_access import KB_ACCESS, KBAccess
 _TARGET_TABLES = ("catalog_meta", "conversations", "users", "feedback", "kb_access")
 
 
-class MigrateError(RuntimeError):
-    """Said to the person in both languages; nothing was written."""
-
-    def __init__(self, en: str, zh: str):
-        super().__init__(en)
-        self.en, self.zh = en, zh
-
-    def message(self, lang: str = "en") -> str:
-        return self.zh if lang.startswith("zh") else self.en
+class MigrateError(UserError):
+    """Nothing was written: MigrateError(en, zh)."""
 
 
 @dataclass

@@ -264,8 +264,8 @@ def _populate_sqlite_home(home: Path, docs: Path, embeddings) -> dict:
     return before
 
 
-def _cli(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DOCCHAT_HOME": str(home), "DOCCHAT_LANG": "en"}
+def _cli(home: Path, *args: str, lang: str = "en") -> subprocess.CompletedProcess:
+    env = {**os.environ, "DOCCHAT_HOME": str(home), "DOCCHAT_LANG": lang}
     env.pop("DOCCHAT_DATABASE_URL", None)
     return subprocess.run([sys.executable, "-m", "docchat.cli", *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=300)
@@ -312,5 +312,8 @@ def test_db_migrate_moves_an_sqlite_home_into_postgres_without_embedding_again(t
 def test_a_database_url_that_cannot_be_used_is_said_plainly(tmp_path):
     done = _cli(tmp_path, "db", "migrate", "--to", "mysql://x@localhost/db")
     assert done.returncode == 1 and "postgresql+pg8000://" in done.stderr and "Traceback" not in done.stderr
-    done = _cli(tmp_path, "db", "upgrade", "--to", "postgresql+pg8000://nobody@127.0.0.1:1/none")
+    done = _cli(tmp_path, "db", "upgrade", "--to", "postgresql+pg8000://nobody:secret@127.0.0.1:1/none")
     assert done.returncode == 1 and "Cannot reach the database" in done.stderr and "Traceback" not in done.stderr
+    assert "secret" not in done.stderr  # the password is not shown
+    done = _cli(tmp_path, "db", "migrate", "--to", "postgresql+pg8000://nobody:secret@127.0.0.1:1/none", lang="zh")
+    assert done.returncode == 1 and "无法连接数据库" in done.stderr and "secret" not in done.stderr

@@ -20,7 +20,9 @@ from typing import Callable, Iterator
 from sqlalchemy import Connection, Table, create_engine, event, literal_column, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
+
+from common.user_error import UserError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -30,15 +32,28 @@ def lock_key(name: str) -> int:
     return zlib.crc32(b"docchat:" + name.encode()) | (0x5DC << 32)
 
 
-class DatabaseUrlError(ValueError):
-    """DOCCHAT_DATABASE_URL names no database we can use; the message says it in both languages."""
+class DatabaseUrlError(UserError, ValueError):
+    """DOCCHAT_DATABASE_URL names no database we can use."""
 
     def __init__(self, url: str, why: str = ""):
-        self.url = url
+        self.url, shown = url, _hide_password(url)
         super().__init__(
-            f"DOCCHAT_DATABASE_URL={_hide_password(url)} is not usable{': ' + why if why else ''}. "
-            f"Use postgresql+pg8000://user:password@host:5432/dbname, or leave it unset for the embedded "
-            f"SQLite files. / 数据库地址不可用；请使用 postgresql+pg8000://用户:密码@主机:5432/库名，或不设置以使用内置 SQLite。")
+            f"The database address {shown} is not usable{' (' + why + ')' if why else ''}. Use "
+            f"postgresql+pg8000://user:password@host:5432/dbname, or leave DOCCHAT_DATABASE_URL unset for "
+            f"the embedded SQLite files.",
+            f"数据库地址 {shown} 不可用{'（' + why + '）' if why else ''}。请使用 "
+            f"postgresql+pg8000://用户:密码@主机:5432/库名，或不设置 DOCCHAT_DATABASE_URL 以使用内置的 SQLite 文件。")
+
+
+class DatabaseUnavailable(UserError, RuntimeError):
+    """The database server does not answer (or refuses us): nothing was changed."""
+
+    def __init__(self, url: str, detail: object):
+        shown = _hide_password(url)
+        super().__init__(
+            f"Cannot reach the database at {shown} ({detail}). Start it, or correct DOCCHAT_DATABASE_URL; "
+            f"nothing was changed.",
+            f"无法连接数据库 {shown}（{detail}）。请启动数据库，或更正 DOCCHAT_DATABASE_URL；未做任何更改。")
 
 
 def _hide_password(url: str) -> str:
@@ -144,10 +159,13 @@ class Database:
                 return
             cfg = Config()
             cfg.set_main_option("script_location", str(MIGRATIONS))
-            with self.engine.begin() as conn:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("migrate")})
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("migrate")})
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+            except (OperationalError, InterfaceError) as exc:
+                raise DatabaseUnavailable(self.url, exc.orig) from exc
             self._migrated = True
 
     def revision(self) -> str | None:

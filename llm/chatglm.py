@@ -19,6 +19,8 @@ from langchain_core.language_models.llms import LLM
 from langchain_core.outputs import GenerationChunk
 from pydantic import Field, field_validator, model_validator
 
+from common.loaded_once import LoadedOnce
+
 from .chatglm_loader import ChatGLM2Release, load_release
 from .chatglm_tokenizer import RESPONSE_REPLACEMENTS, ChatGLM2Tokenizer, build_prompt, process_response
 
@@ -38,21 +40,21 @@ class _SharedModel:
     generation_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-_SHARED_MODELS: dict[tuple[str, str, str], _SharedModel] = {}
-_LOADING_LOCK = threading.Lock()
+# One loaded checkpoint per folder, device and quantisation in a process: the text LLM and the
+# chat model of an app, the LLMs of two temperatures and LangChain's standard suites (which build
+# ChatGLM2ChatModel from its parameters alone) share its weights (common/loaded_once.py).
+_MODELS: LoadedOnce[_SharedModel] = LoadedOnce("ChatGLM2 models")
 
 
 def _shared_model(model_path: str, device: str, quantize: str) -> _SharedModel:
     """The loaded model for this key, loading it on first use (never twice, even across threads)."""
     key = (str(Path(model_path).expanduser().resolve()), device, quantize)
-    shared = _SHARED_MODELS.get(key)
-    if shared is not None:
-        return shared
-    with _LOADING_LOCK:
-        if key not in _SHARED_MODELS:
-            logger.info("Loading ChatGLM2 from %s on %s (quantize=%s)", *key)
-            _SHARED_MODELS[key] = _SharedModel(load_release(key[0], device=device, quantize=quantize))
-        return _SHARED_MODELS[key]
+
+    def load() -> _SharedModel:
+        logger.info("Loading ChatGLM2 from %s on %s (quantize=%s)", *key)
+        return _SharedModel(load_release(key[0], device=device, quantize=quantize))
+
+    return _MODELS.get(key, load)
 
 
 # --- prompt budget ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Iterator
 
 from pydantic import Field
 
+from common.loaded_once import LoadedOnce
 from common.user_error import UserError
 
 from .errors import ModelSetupError
@@ -92,8 +93,11 @@ class SharedLlama:
         return len(llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
 
 
-_LOADED: dict[tuple, SharedLlama] = {}
-_LOADING_LOCK = threading.Lock()
+# One loaded llama.cpp model per file and context settings in a process, with its generation
+# lock: the app's text LLM and chat model on the same weights, the LLMs of two temperatures, and
+# the objects LangChain's standard suites build from model_path alone all share it, so 1.1 GB of
+# weights is in memory once and one answer runs at a time (common/loaded_once.py).
+_MODELS: LoadedOnce[SharedLlama] = LoadedOnce("GGUF models")
 
 
 def shared_llama(
@@ -106,13 +110,8 @@ def shared_llama(
 ) -> SharedLlama:
     """The loaded model for this key, loading (and verifying) it on first use only."""
     key = (str(Path(model_path).expanduser().resolve()), n_ctx, n_threads, n_batch)
-    shared = _LOADED.get(key)
-    if shared is not None:
-        return shared
-    with _LOADING_LOCK:
-        if key not in _LOADED:
-            _LOADED[key] = SharedLlama(_load(key[0], n_ctx, n_threads, n_batch, expected_sha256, expected_size))
-        return _LOADED[key]
+    return _MODELS.get(key, lambda: SharedLlama(_load(key[0], n_ctx, n_threads, n_batch, expected_sha256,
+                                                      expected_size)))
 
 
 def _load(path: str, n_ctx: int, n_threads: int, n_batch: int, sha256: str | None, size: int | None) -> Any:
@@ -142,10 +141,8 @@ def _load(path: str, n_ctx: int, n_threads: int, n_batch: int, sha256: str | Non
 
 def unload_all() -> None:
     """Close and forget every loaded model (tests, switching models, process exit)."""
-    with _LOADING_LOCK:
-        for shared in _LOADED.values():
-            shared.llama.close()
-        _LOADED.clear()
+    for shared in _MODELS.drain():
+        shared.llama.close()
 
 
 # Closed while the interpreter is still whole: llama.cpp's own __del__ at shutdown runs after its

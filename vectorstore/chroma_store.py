@@ -21,6 +21,8 @@ import chromadb
 from chromadb.api.client import SharedSystemClient
 from chromadb.config import Settings as ChromaSettings
 
+from common.loaded_once import LoadedOnce
+
 log = logging.getLogger(__name__)
 
 
@@ -35,22 +37,18 @@ def collection_name(kb_name: str, embedding_tag: str) -> str:
 # One ChromaStore per location in a process. chromadb itself keeps one client system per
 # folder per process (SharedSystemClient), and a store that sees another process's write clears
 # that process-wide cache: a second ChromaStore on the same folder would pull the client out
-# from under the first one's running query. So this is the one registry kept outside the app
-# object: it mirrors a process-wide fact of chromadb, not a choice of ours.
-_BY_LOCATION: dict[tuple, "ChromaStore"] = {}
-_BY_LOCATION_LOCK = threading.Lock()
+# from under the first one's running query. So it is kept outside the app object: it mirrors a
+# process-wide fact of chromadb, not a choice of ours (common/loaded_once.py).
+_BY_LOCATION: LoadedOnce["ChromaStore"] = LoadedOnce("Chroma stores")
 
 
 class ChromaStore:
     @classmethod
     def for_home(cls, home: Path, url: str | None = None) -> "ChromaStore":
         """The store of a DocChat home (its ``chroma`` folder) or of a Chroma server."""
-        key = (str(home), url)
-        with _BY_LOCATION_LOCK:
-            if key not in _BY_LOCATION:
-                _BY_LOCATION[key] = cls(local_dir=None if url else home / "chroma", url=url,
-                                        generation_file=None if url else home / "chroma.generation")
-            return _BY_LOCATION[key]
+        return _BY_LOCATION.get((str(home), url), lambda: cls(
+            local_dir=None if url else home / "chroma", url=url,
+            generation_file=None if url else home / "chroma.generation"))
 
     def __init__(self, *, local_dir: Path | None = None, url: str | None = None,
                  generation_file: Path | None = None):

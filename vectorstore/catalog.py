@@ -181,22 +181,20 @@ class Catalog:
         return {"kb": self.kb} if self.shared else {}
 
     @contextmanager
-    def _reading(self) -> Iterator[Connection]:
+    def _connection(self, write: bool) -> Iterator[Connection]:
+        """The thread's open transaction (transaction()), or a short one of its own."""
         tx = getattr(self._local, "conn", None)
         if tx is not None:
             yield tx
         else:
-            with self.db.read() as conn:
+            with (self.db.write() if write else self.db.read()) as conn:
                 yield conn
 
-    @contextmanager
-    def _writing(self) -> Iterator[Connection]:
-        tx = getattr(self._local, "conn", None)
-        if tx is not None:
-            yield tx
-        else:
-            with self.db.write() as conn:
-                yield conn
+    def _reading(self):
+        return self._connection(write=False)
+
+    def _writing(self):
+        return self._connection(write=True)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -62,7 +62,10 @@ class Consistency:
 
 def check(kb) -> Consistency:
     """Compares the chunk ids of the catalog's ready files, Chroma's rows and the keyword index
-    of one KnowledgeBase, as they are now (it changes nothing)."""
+    of one KnowledgeBase. The keyword index first catches up with the catalog's generation, as
+    before any search (a replica's copy is derived state that follows the shared catalog);
+    nothing else is changed."""
+    kb.writer.follow_generation()
     catalog_ids = {cid for cid, _ in kb.catalog.chunks_of_ready_files()}
     chroma_ids = set(kb.store.ids(kb.collection))
     keyword_ids = set(kb.keyword_index.ids())

@@ -154,6 +154,15 @@ def test_knowledge_base_conversations_and_accounts_live_in_postgres(tmp_path, po
     assert _count(db, "catalog_chunks", f"WHERE kb='制度' AND sha256='{gone.sha256}'") == 0
     assert _wait_vacuumed(db, "catalog_chunks", before)
     assert_consistent(kb)
+
+    # Knowledge bases keep apart in the shared tables: the same file in another one is its own
+    # (same chunk ids, other rows), and deleting it there leaves this one's copy.
+    other = app.kb("其他")
+    [copy] = other.ingest([_docs(tmp_path) / "it_security_policy_en.pdf"])
+    assert copy.status == "indexed" and copy.sha256 in kb.catalog.ready_shas()
+    other.delete(copy.sha256)
+    assert not other.files() and copy.sha256 in kb.catalog.ready_shas()
+    assert kb.search("passwords", k=3, mode="keyword")[0].source == "it_security_policy_en.pdf"
     app.close()
 
 

@@ -99,6 +99,8 @@ class AdvisoryLock:
             try:
                 from sqlalchemy import text
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
+            except Exception:  # the connection is gone: the server ended the lock with it
+                log.warning("could not release the writer lock explicitly", exc_info=True)
             finally:
                 conn.close()
         self._local.release()

@@ -15,11 +15,13 @@ from typing import Callable, Iterator
 from langchain_core.language_models.llms import LLM
 
 from vectorstore import Hit, KnowledgeBase
+from vectorstore.retrieval import reciprocal_rank_fusion
 from vectorstore.retrievers import HybridRetriever
 
 from .claim_check import CheckedStream
 from .language import question_language
 from .prompts import NOT_FOUND, grounded_prompt
+from .query_translation import QueryTranslator
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +76,11 @@ class Answer:
 
 class GroundedAnswerer:
     def __init__(self, kb: KnowledgeBase, llm: LLM, k: int = 5, expand: int = 0, reranker=None,
-                 passage_chars: int | None = PASSAGE_CHARS):
+                 passage_chars: int | None = PASSAGE_CHARS, translate: bool = True):
         self.kb, self.llm, self.k, self.passage_chars = kb, llm, k, passage_chars
+        # A question in one language about documents in another is searched in both
+        # (chains/query_translation.py).
+        self.translator = QueryTranslator(llm) if translate and llm is not None else None
         # Hybrid (dense + keyword) with a relevance floor: an off-topic question retrieves
         # nothing, and then the answer is an honest "not found" without asking the model.
         # ``reranker`` (vectorstore.rerank, off by default) reorders the fused candidates.
@@ -98,8 +103,9 @@ class GroundedAnswerer:
         lang = lang or question_language(question)
         start = time.perf_counter()
         hits = self.retriever.retrieve_hits(query or question)
-        answer.evidence = hits
         answer.timings["retrieve_s"] = time.perf_counter() - start
+        hits = self._across_languages(query or question, hits, answer)
+        answer.evidence = hits
         if on_evidence is not None:
             on_evidence(hits)
         if not hits:
@@ -138,6 +144,22 @@ class GroundedAnswerer:
             return
         yield from checked.finish()
         answer.text, answer.sources, answer.partial = result.text, result.sources, result.partial
+
+    def _across_languages(self, query: str, hits: list[Hit], answer: Answer) -> list[Hit]:
+        """The hits, fused with those of the query translated into the passages' language when
+        most passages found are in another language than the query."""
+        target = self.translator.needed(query, hits) if self.translator is not None else None
+        if target is None:
+            return hits
+        translation = self.translator.translate(query, target)
+        answer.timings["translate_s"] = translation.seconds
+        if translation.text is None:
+            return hits
+        log.info("searched also as %r", translation.text)
+        more = self.retriever.retrieve_hits(translation.text)
+        by_id = {h.chunk_id: h for h in more + hits}
+        fused = reciprocal_rank_fusion([[h.chunk_id for h in hits], [h.chunk_id for h in more]])
+        return [by_id[chunk_id] for chunk_id, _ in fused[: self.k]]
 
     def ask(self, question: str) -> Answer:
         answer = Answer(question)

@@ -78,3 +78,39 @@ def test_an_invented_figure_never_reaches_the_user_from_the_real_model(tmp_path)
         assert [(h.source, h.page) for h in grounded.sources] == [("expense_policy_zh.pdf", 1)]
     finally:
         kb.close()
+
+
+def test_a_translation_is_used_only_when_it_reads_as_one():
+    from chains.query_translation import passages_language, usable
+    assert usable("东北电气2018年第一季度末的总资产是多少？", "What were the total assets at the end of Q1 2018?", "zh")
+    assert not usable("What were the total assets?", "What were the total assets?", "zh")  # untranslated
+    assert not usable("总资产" * 60, "What were the total assets?", "zh")  # a ramble, not a question
+    assert not usable("How many died?", "有多少人遇难？", "zh")  # wrong language
+    assert passages_language([hit(1, "出差住宿费每晚六百元。"), hit(2, "总资产增长。"), hit(3, "Passwords.")]) == "zh"
+    assert passages_language([]) is None
+
+
+def test_a_question_in_english_about_chinese_documents_is_also_searched_in_chinese(tmp_path):
+    """The real model translates the question only when most passages found are in the other
+    language; the translated search then brings the passage that answers it."""
+    from chains.grounded_answer import Answer, GroundedAnswerer
+    from conftest import REPO
+    from docchat.settings import get_settings
+    from llm.factory import make_llm
+    from vectorstore import KBConfig, KnowledgeBase
+    kb = KnowledgeBase("t", KBConfig(home=tmp_path))
+    kb.ingest([REPO / "data" / "expense_policy_zh.pdf", REPO / "data" / "it_security_policy_en.pdf"])
+    try:
+        llm = make_llm(get_settings(), llm="gguf", gguf_model="0.5b", temperature=0.0, max_new_tokens=48)
+        answerer = GroundedAnswerer(kb, llm, k=3)
+        crossing = Answer("")
+        for _ in answerer.stream("What is the hotel allowance per night on a business trip?", crossing):
+            pass
+        assert "translate_s" in crossing.timings
+        assert any(h.source == "expense_policy_zh.pdf" and "住宿" in h.text for h in crossing.evidence)
+        same = Answer("")
+        for _ in answerer.stream("How long must passwords be?", same):
+            pass
+        assert "translate_s" not in same.timings  # no model call when the passages are in its language
+    finally:
+        kb.close()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pg_server import postgres_server, postgres_url  # noqa: F401  (a real PostgreSQL, one per session)
 from servers import chroma_server, llama_server  # noqa: F401  (session fixtures: real servers)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

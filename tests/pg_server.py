@@ -2,7 +2,7 @@
 (``initdb`` in a temporary folder, ``postgres`` on a free loopback port), as an unprivileged
 user when the tests run as root (PostgreSQL refuses to run as root).
 
-Fixtures (import them into a test module: ``from pg_server import postgres_server, postgres_url``):
+Fixtures (conftest.py imports them, so the session has one server):
 - ``postgres_server`` (session): the running server; ``.new_database()`` gives the URL of a
   fresh empty database on it;
 - ``postgres_url``: a fresh empty database for one test.

@@ -23,7 +23,6 @@ from docchat.feedback import FeedbackStore
 from docchat.kb_access import EVERYONE, KBAccess
 from docchat.settings import Settings
 from kb_helpers import REPO, SAMPLE_DATA, assert_consistent, config
-from pg_server import postgres_server, postgres_url  # noqa: F401  (fixtures: a real PostgreSQL)
 from vectorstore import KnowledgeBase, WriterBusy
 from vectorstore.database import Database, lock_key
 from vectorstore.embeddings import make_embeddings

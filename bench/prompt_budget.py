@@ -31,7 +31,9 @@ from bench.render_laws import load_laws, render_laws, shortest_laws
 from vectorstore import KBConfig, KnowledgeBase
 
 DEFAULT_OUT = RESULTS / "prompt_budget.json"
-LEVERS = [(5, None), (5, 300), (5, 200), (5, 150), (4, 300), (4, 200), (3, 300), (3, 200), (3, 150)]  # (k, chars)
+# (k, characters per passage); a tuple tapers the budget by rank (chains.prompts.rank_budget).
+LEVERS = [(5, None), (5, 300), (5, 200), (5, 150), (5, (300, 200, 150)), (5, (300, 150, 100)), (5, (200, 150, 100)),
+          (4, 300), (4, 200), (3, 300), (3, 200), (3, 150)]
 GOAL_FIRST_TOKEN_S = 4.0
 
 
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             kept.append(has_key_fact(prompt.split("资料:")[-1] if "资料:" in prompt else prompt, facts))
         median_new = statistics.median(new[1:] or new)
         floor = median_new / speed + retrieve_s
-        rows.append({"k": k, "passage_chars": chars, "prompt_tokens_median": statistics.median(totals),
+        rows.append({"k": k, "passage_chars": list(chars) if isinstance(chars, tuple) else chars, "prompt_tokens_median": statistics.median(totals),
                      "new_tokens_median": median_new, "first_token_floor_s": round(floor, 2),
                      "key_fact_in_prompt": round(sum(kept) / len(kept), 3),
                      "meets_goal": floor <= GOAL_FIRST_TOKEN_S})

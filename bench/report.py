@@ -406,7 +406,10 @@ def section_prompt_budget(data: dict | None) -> list[str]:
               f"{data['prefill_tokens_per_s']} tokens/s; retrieval median {data['retrieve_s_median']} s. "
               f"Floor of the first token = new prompt tokens / prefill speed + retrieval "
               f"(goal <= {data['goal_first_token_s']} s).", ""]
-    rows = [[r["k"], r["passage_chars"] or "whole", fmt(r["prompt_tokens_median"], 0), fmt(r["new_tokens_median"], 0),
+    def chars(value) -> str:
+        return "whole" if not value else " / ".join(map(str, value)) + " by rank" if isinstance(value, list) else str(value)
+
+    rows = [[r["k"], chars(r["passage_chars"]), fmt(r["prompt_tokens_median"], 0), fmt(r["new_tokens_median"], 0),
              fmt(r["first_token_floor_s"]), fmt(r["key_fact_in_prompt"], 2), "yes" if r["meets_goal"] else "no"]
             for r in data["rows"]]
     lines += [table(["passages (k)", "chars per passage", "prompt tokens (median)", "new tokens (median)",

@@ -106,11 +106,22 @@ def focus(text: str, question: str, budget: int | None) -> str:
     return "".join(out).strip()
 
 
-def format_passages(hits: list[Hit], lang: str = "zh", question: str = "", budget: int | None = None) -> str:
+Budget = int | tuple[int, ...] | None  # characters per passage; a tuple: by rank, the last repeated
+
+
+def rank_budget(budget: Budget, rank: int) -> int | None:
+    """The budget of the passage at ``rank`` (0-based): a tapered budget gives the best-ranked
+    passages more room than the rest."""
+    if isinstance(budget, tuple):
+        return budget[min(rank, len(budget) - 1)]
+    return budget
+
+
+def format_passages(hits: list[Hit], lang: str = "zh", question: str = "", budget: Budget = None) -> str:
     lines = []
     for n, hit in enumerate(hits, start=1):
         where = f"{hit.source}, p. {hit.page}" if hit.page else hit.source
-        text = focus(neutralise(hit.text, lang), question, budget)
+        text = focus(neutralise(hit.text, lang), question, rank_budget(budget, n - 1))
         lines.append(f"[{n}] ({where})\n<<<\n{text}\n>>>")
     return "\n\n".join(lines)
 
@@ -121,8 +132,9 @@ def format_history(history: list[tuple[str, str]], lang: str) -> str:
 
 
 def grounded_prompt(question: str, hits: list[Hit], lang: str,
-                    history: list[tuple[str, str]] | None = None, passage_chars: int | None = None) -> str:
-    """``passage_chars``: each passage focused to at most that many characters (``focus``)."""
+                    history: list[tuple[str, str]] | None = None, passage_chars: Budget = None) -> str:
+    """``passage_chars``: each passage focused to at most that many characters (``focus``), or a
+    tuple of budgets by rank."""
     label_passages = "资料" if lang == "zh" else "Passages"
     label_question = "问题" if lang == "zh" else "Question"
     label_history = "之前的对话（仅供理解问题）" if lang == "zh" else "Earlier conversation (only to understand the question)"

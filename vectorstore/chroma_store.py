@@ -59,6 +59,8 @@ class ChromaStore:
         self._client: Any = None
         self._seen_generation: int | None = None
         self._lock = threading.RLock()
+        self._collections: dict[str, Any] = {}  # name -> collection of the client below
+        self._collections_of: Any = None
 
     # --- client lifecycle ---------------------------------------------------------------
     def _read_generation(self) -> int:
@@ -105,11 +107,28 @@ class ChromaStore:
             return self._client
 
     def collection(self, name: str):
-        return self.client().get_or_create_collection(
-            name=name, embedding_function=None, metadata={"hnsw:space": "cosine"}
-        )
+        """The collection, made on first use. A local client's collection objects are kept
+        until the client is reopened (asking Chroma for one cost about 0.5 ms per question);
+        another process's change, a dropped collection included, bumps the generation, which
+        reopens the client."""
+        with self._lock:
+            client = self.client()
+            if self.url:
+                return self._get_or_create(client, name)
+            if self._collections_of is not client:
+                self._collections, self._collections_of = {}, client
+            if name not in self._collections:
+                self._collections[name] = self._get_or_create(client, name)
+            return self._collections[name]
+
+    @staticmethod
+    def _get_or_create(client, name: str):
+        return client.get_or_create_collection(name=name, embedding_function=None,
+                                               metadata={"hnsw:space": "cosine"})
 
     def drop_collection(self, name: str) -> None:
+        with self._lock:
+            self._collections.pop(name, None)
         try:
             self.client().delete_collection(name)
         except Exception:  # noqa: BLE001 - already gone is fine
@@ -197,16 +216,10 @@ class ChromaStore:
         return self.collection(name).get(where={"sha256": sha256}, include=[])["ids"]
 
     def query(self, name: str, embedding: list[float], n: int,
-              where: dict | None = None) -> list[tuple[str, float, str, dict]]:
-        """(id, cosine similarity, text, metadata), best first."""
-        col = self.collection(name)
-        total = col.count()
-        if total == 0:
-            return []
-        res = col.query(query_embeddings=[embedding], n_results=min(n, total), where=where,
-                        include=["documents", "metadatas", "distances"])
-        return [
-            (cid, 1.0 - float(dist), doc, meta or {})
-            for cid, dist, doc, meta in zip(res["ids"][0], res["distances"][0],
-                                            res["documents"][0], res["metadatas"][0])
-        ]
+              where: dict | None = None) -> list[tuple[str, float]]:
+        """(id, cosine similarity) of the ``n`` nearest rows, best first. Ids only: reading
+        each row's text and metadata from Chroma cost more than the index search itself (the
+        catalog gives the texts of the few hits that are shown)."""
+        res = self.collection(name).query(query_embeddings=[embedding], n_results=n, where=where,
+                                          include=["distances"])
+        return [(cid, 1.0 - float(dist)) for cid, dist in zip(res["ids"][0], res["distances"][0])]

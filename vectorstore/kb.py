@@ -107,6 +107,8 @@ class KnowledgeBase:
         self.faq_index = FaqIndex(self)
         self._query_vectors: dict[str, list[float]] = {}  # question -> vector (embed_query)
         self._query_vectors_lock = threading.Lock()
+        self._ready_files: tuple[int, dict[str, FileRecord]] | None = None  # (generation, files)
+        self._ready_lock = threading.Lock()
         self.pending_repair = self.needs_repair() if read_only else False
         if not read_only:
             self.repair()
@@ -413,17 +415,25 @@ class KnowledgeBase:
 
     # --- retrieval: candidates for the retriever (vectorstore/retrievers.py fuses them) ---------
     def ready(self, sources: Sequence[str] | None = None) -> dict[str, FileRecord]:
-        """The searchable files by sha256 (only those named in ``sources``, when given): read
-        once per question and shared by its dense and keyword searches."""
+        """The searchable files by sha256 (only those named in ``sources``, when given): taken
+        once per question and shared by its dense and keyword searches. The catalog's file list
+        is read again only when its generation moved (every committed change, in any process,
+        bumps it), so a question costs one row read, not a scan of every file."""
         # Another process (a replica on another machine, with a shared database) may have
         # changed the catalog since the last question: this home's keyword index catches up
         # first (or is emptied). One small read when nothing changed.
         self.writer.follow_generation()
-        ready = {r.sha256: r for r in self.catalog.ready_files()}
+        generation = self.catalog.generation
+        with self._ready_lock:
+            cached = self._ready_files
+        if cached is None or cached[0] != generation:
+            cached = (generation, {r.sha256: r for r in self.catalog.ready_files()})
+            with self._ready_lock:
+                self._ready_files = cached
         if sources:
             wanted = set(sources)
-            ready = {sha: r for sha, r in ready.items() if r.name in wanted}
-        return ready
+            return {sha: r for sha, r in cached[1].items() if r.name in wanted}
+        return dict(cached[1])
 
     def embed_query(self, text: str) -> list[float]:
         """The question's vector. One question is embedded once: the FAQ match and the dense
@@ -439,42 +449,58 @@ class KnowledgeBase:
                     self._query_vectors.pop(next(iter(self._query_vectors)))
         return vector
 
-    def dense(self, vector: list[float], pool: int = 20, sources: Sequence[str] | None = None,
-              ready: dict[str, FileRecord] | None = None) -> list[Hit]:
-        """The ``pool`` chunks nearest to ``vector`` (cosine similarity), best first."""
+    def dense_ranked(self, vector: list[float], pool: int = 20, sources: Sequence[str] | None = None,
+                     ready: dict[str, FileRecord] | None = None) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) of the ``pool`` chunks nearest to ``vector``, best first.
+        Ids only: the texts of the few that are shown are read afterwards (``hits``)."""
         ready = self.ready(sources) if ready is None else ready
         if not ready:
             return []
         where = {"sha256": {"$in": sorted(ready)}} if sources else None
-        # Over-fetch: pending or deleted files' rows are filtered out here.
+        # Over-fetch: pending or deleted files' rows are filtered out here (ids are "<sha256>:<n>").
         rows = self.store.query(self.collection, vector, pool + 20, where=where)
-        return self._hits([(cid, sim) for cid, sim, _t, meta in rows if meta.get("sha256") in ready][:pool],
-                          ready)
+        return [(cid, sim) for cid, sim in rows if cid.split(":", 1)[0] in ready][:pool]
+
+    def keyword_ranked(self, query: str, pool: int = 20, sources: Sequence[str] | None = None,
+                       ready: dict[str, FileRecord] | None = None) -> list[tuple[str, float]]:
+        """(chunk id, BM25 score) of the ``pool`` chunks with the best score for the query's
+        words, best first."""
+        ready = self.ready(sources) if ready is None else ready
+        if not ready or not query.strip():
+            return []
+        found = self.keyword_index.search(query, pool + 50)
+        return [(cid, score) for cid, score in found if cid.split(":", 1)[0] in ready][:pool]
+
+    def dense(self, vector: list[float], pool: int = 20, sources: Sequence[str] | None = None,
+              ready: dict[str, FileRecord] | None = None) -> list[Hit]:
+        """The ``pool`` chunks nearest to ``vector`` (cosine similarity), best first."""
+        ready = self.ready(sources) if ready is None else ready
+        return self.hits(self.dense_ranked(vector, pool, sources, ready), ready=ready)[0]
 
     def keyword(self, query: str, pool: int = 20, sources: Sequence[str] | None = None,
                 ready: dict[str, FileRecord] | None = None) -> list[Hit]:
         """The ``pool`` chunks with the best BM25 score for the query's words, best first."""
         ready = self.ready(sources) if ready is None else ready
-        if not ready or not query.strip():
-            return []
-        found = self.keyword_index.search(query, pool + 50)
-        return self._hits([(cid, score) for cid, score in found if cid.split(":", 1)[0] in ready][:pool],
-                          ready)
+        return self.hits(self.keyword_ranked(query, pool, sources, ready), ready=ready)[0]
 
     def chunks(self, ids: Iterable[str]) -> dict[str, ChunkRecord]:
         """The stored chunks of these ids (missing ones left out)."""
         return self.catalog.chunk_texts(list(ids))
 
-    def _hits(self, ranked: list[tuple[str, float]], ready: dict[str, FileRecord]) -> list[Hit]:
-        texts = self.chunks(cid for cid, _ in ranked)
-        hits = []
-        for cid, score in ranked:
-            chunk = texts.get(cid)
-            if chunk is None or chunk.sha256 not in ready:
-                continue
-            hits.append(Hit(cid, ready[chunk.sha256].name, chunk.page, chunk.text, round(score, 6),
-                            chunk.sha256, chunk.idx, chunk.heading, chunk.ocr))
-        return hits
+    def hits(self, *rankings: list[tuple[str, float]], ready: dict[str, FileRecord]) -> list[list[Hit]]:
+        """Each ranking's (chunk id, score) as Hits, with one catalog read for all their texts."""
+        texts = self.chunks({cid for ranked in rankings for cid, _ in ranked})
+        out = []
+        for ranked in rankings:
+            hits = []
+            for cid, score in ranked:
+                chunk = texts.get(cid)
+                if chunk is None or chunk.sha256 not in ready:
+                    continue
+                hits.append(Hit(cid, ready[chunk.sha256].name, chunk.page, chunk.text, round(score, 6),
+                                chunk.sha256, chunk.idx, chunk.heading, chunk.ocr))
+            out.append(hits)
+        return out
 
     def search(self, query: str, k: int = 5, mode: str = "hybrid",
                sources: list[str] | None = None, pool: int | None = None) -> list[Hit]:

@@ -35,6 +35,7 @@ floor is still decided on the dense similarity, before reranking.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -56,6 +57,9 @@ from .retrieval import Hit, reciprocal_rank_fusion
 DEFAULT_MIN_SCORE = 0.22
 DEFAULT_MIN_SCORE_WITHOUT_KEYWORDS = 0.30
 DEFAULT_POOL = 30
+
+# Threads for the keyword half of the searches (candidates): a few questions at once, shared.
+_SEARCHES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="docchat-keyword-search")
 MIN_OVERLAP_CHARS = 2  # a whole sentence is shared; even "是。" is two characters
 RRF_K = 60
 
@@ -108,6 +112,7 @@ class HybridRetriever(BaseRetriever):
     dense_weight: float = 0.5  # for fusion="score"
     reranker: Any = None  # e.g. vectorstore.rerank.CrossEncoderReranker; None = off
     rerank_pool: int = 20  # fused candidates the reranker reorders before the top-k cut
+    concurrent: bool = True  # dense and keyword search at the same time (two threads)
 
     # --- public ----------------------------------------------------------------------------
     def retrieve_hits(self, query: str, k: int | None = None) -> list[Hit]:
@@ -165,14 +170,22 @@ class HybridRetriever(BaseRetriever):
         ready = self.kb.ready(self.sources)
         if not ready:
             return []
-        dense: list[Hit] = []
-        if self.mode != "keyword" or floor:
-            size = pool if self.mode != "keyword" else 1  # keyword mode: for the floor only
-            dense = self.kb.dense(self.kb.embed_query(query), size, self.sources, ready)
-        keyword: list[Hit] = []
-        if self.mode != "dense" or floor:
-            size = pool if self.mode != "dense" else 1  # dense mode: for the floor only
-            keyword = self.kb.keyword(query, size, self.sources, ready)
+        want_dense, want_keyword = self.mode != "keyword" or floor, self.mode != "dense" or floor
+        dense_size = pool if self.mode != "keyword" else 1  # keyword mode: for the floor only
+        keyword_size = pool if self.mode != "dense" else 1  # dense mode: for the floor only
+        # The keyword search (jieba + BM25) runs in another thread while this one embeds the
+        # question and asks Chroma; both give ids and scores, and the texts of all their
+        # candidates are then read from the catalog at once.
+        keyword_job = None
+        if want_keyword and want_dense and self.concurrent:
+            keyword_job = _SEARCHES.submit(self.kb.keyword_ranked, query, keyword_size, self.sources, ready)
+        dense_ranked = (self.kb.dense_ranked(self.kb.embed_query(query), dense_size, self.sources, ready)
+                        if want_dense else [])
+        if keyword_job is not None:
+            keyword_ranked = keyword_job.result()
+        else:
+            keyword_ranked = self.kb.keyword_ranked(query, keyword_size, self.sources, ready) if want_keyword else []
+        dense, keyword = self.kb.hits(dense_ranked, keyword_ranked, ready=ready)
         if floor and self.off_topic(dense[0].score if dense else None, bool(keyword)) \
                 and not verbatim_match(query, keyword):
             return []

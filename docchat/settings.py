@@ -19,6 +19,10 @@ from vectorstore.kb_config import CHUNK_SENTENCES_RANGE, KBConfig, MiB
 
 _KB = KBConfig  # the knowledge bases' limits: their defaults are the settings' defaults
 _LOW, _HIGH = CHUNK_SENTENCES_RANGE
+# What the page's sliders offer (ui/sidebar.py reads these); a value outside is refused here, at
+# start-up, instead of breaking the slider later.
+TOP_K_RANGE = (1, 20)
+TEMPERATURE_RANGE = (0.0, 1.5)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,10 +94,10 @@ class Settings(BaseSettings):
     openai_api_key: str = "not-needed"
     openai_timeout: float = 60.0
     openai_max_retries: int = 2
-    temperature: float = Field(0.1, ge=0, le=2)
+    temperature: float = Field(0.1, ge=TEMPERATURE_RANGE[0], le=TEMPERATURE_RANGE[1])
     top_p: float = Field(0.8, gt=0, le=1)
     max_new_tokens: int = Field(512, ge=1)
-    top_k: int = Field(5, ge=1, le=50)
+    top_k: int = Field(5, ge=TOP_K_RANGE[0], le=TOP_K_RANGE[1], description="passages read for each answer")
     reranker_path: Path | None = Field(
         None, description="folder of a local cross-encoder checkpoint that reorders retrieved passages; off when unset")
 

@@ -17,12 +17,19 @@ from .structure import HEADING, Piece, annotate
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
+# The limits of one file when the caller names none; the knowledge base's defaults (KBConfig, and
+# through it the settings) are these.
+MAX_FILE_BYTES = 100 * MiB
+MAX_UNZIPPED_BYTES = GiB
+OCR_MAX_PAGES = 50
+OCR_PAGE_SECONDS = 30.0
 # Formats whose blocks carry a page (page, slide or sheet number).
 PAGED_FORMATS = frozenset({"pdf", "pptx", "xlsx", "xls", "image"})
 
 
-def load_file(path: str | Path, *, max_bytes: int | None = 100 * MiB, max_unzipped_bytes: int = GiB,
-              time_limit_s: float = 300.0, ocr_max_pages: int = 50, ocr_page_seconds: float = 30.0,
+def load_file(path: str | Path, *, max_bytes: int | None = MAX_FILE_BYTES,
+              max_unzipped_bytes: int = MAX_UNZIPPED_BYTES, time_limit_s: float = 300.0,
+              ocr_max_pages: int = OCR_MAX_PAGES, ocr_page_seconds: float = OCR_PAGE_SECONDS,
               progress: Callable[[int, int], None] | None = None, sha256: str | None = None) -> "LoadedBlocks":
     """The file's text blocks as Documents in document order, or a LoadError naming the file.
 

@@ -5,6 +5,7 @@ import logging
 
 import streamlit as st
 
+from docchat.settings import TEMPERATURE_RANGE, TOP_K_RANGE
 from llm.factory import BACKENDS
 
 from . import auth, state
@@ -49,9 +50,9 @@ def render() -> str:
         if state.is_admin():  # a shared server's model is the administrator's choice
             st.selectbox(t("backend", lang), list(BACKENDS), key="backend",
                          format_func=lambda b: t(f"backend_{b}", lang), help=t("backend_help", lang))
-        st.slider(t("temperature", lang), 0.0, 1.5, step=0.05, key="temperature",
+        st.slider(t("temperature", lang), *TEMPERATURE_RANGE, step=0.05, key="temperature",
                   help=t("temperature_help", lang))
-        st.slider(t("top_k", lang), 1, 20, key="top_k", help=t("top_k_help", lang))
+        st.slider(t("top_k", lang), *TOP_K_RANGE, key="top_k", help=t("top_k_help", lang))
         kb = _open_kb(s.kb_name)
         if kb is not None and state.may_change(kb.name):
             with friendly_errors(lang):

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loaders import (CHUNK_SENTENCES_RANGE, DEFAULT_CHUNK_CHARS, DEFAULT_MAX_CHARS, DEFAULT_OVERLAP,
-                     DEFAULT_SENTENCES_PER_CHUNK)
+                     DEFAULT_SENTENCES_PER_CHUNK, MAX_FILE_BYTES, MAX_UNZIPPED_BYTES, OCR_MAX_PAGES,
+                     OCR_PAGE_SECONDS)
 
 from .embeddings import DEFAULT_EMBEDDING_MODEL
 
@@ -27,8 +28,8 @@ class KBConfig:
     chunk_max_chars: int = DEFAULT_MAX_CHARS
     chunk_chars: int = DEFAULT_CHUNK_CHARS  # budget of a chunk: a unit that fits is kept whole
     chunk_pack: bool = False  # short neighbouring sections share a chunk up to the budget
-    max_file_bytes: int = 100 * MiB
-    max_unzipped_bytes: int = 1024 * MiB
+    max_file_bytes: int = MAX_FILE_BYTES
+    max_unzipped_bytes: int = MAX_UNZIPPED_BYTES
     batch_size: int = 64
     lock_timeout_s: float = 600.0
     # Bounded work per file: over a cap, a file is indexed up to it with a warning saying how
@@ -38,5 +39,5 @@ class KBConfig:
     ingest_seconds_per_file: float = 600.0
     parse_memory_bytes: int | None = 2048 * MiB
     # OCR of scans and pictures: pages (or pictures) read per file (0: off), seconds per page.
-    ocr_max_pages: int = 50
-    ocr_page_seconds: float = 30.0
+    ocr_max_pages: int = OCR_MAX_PAGES
+    ocr_page_seconds: float = OCR_PAGE_SECONDS

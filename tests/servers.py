@@ -85,8 +85,8 @@ def running_llama_server(model: Path, log: Path, n_ctx: int = 2048) -> Iterator[
     base_url = f"http://127.0.0.1:{port}/v1"
     with _running([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", MODEL_ALIAS,
                    "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx),
-                   # Off, or a second client's request silently cuts a streaming answer short
-                   # (the server ends it with [DONE]): replicas share this server.
+                   # Off, or a second client's request cuts the running streaming answer off
+                   # (the server ends it early and drops the connection): replicas share it.
                    "--interrupt_requests", "False"],
                   f"{base_url}/models", log, "llama_cpp.server"):
         yield base_url

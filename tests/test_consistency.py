@@ -33,3 +33,8 @@ def test_check_reports_agreement_and_then_vectors_lost_behind_its_back(tmp_path)
     assert report["missing_in_chroma"] == lost.chunks and report["chroma_rows"] == report["catalog_chunks"] - lost.chunks
     zh = docchat(home, "check", lang="zh")
     assert zh.returncode == 1 and "不一致" in zh.stdout and "缺少向量" in zh.stdout
+    assert "docchat reindex" in zh.stdout
+    # What it advises mends it: the documents are embedded again, and the stores agree.
+    assert docchat(home, "reindex").returncode == 0
+    out = docchat(home, "check")
+    assert out.returncode == 0 and "is consistent" in out.stdout

@@ -40,24 +40,22 @@ class Consistency:
         if self.ok:
             return (f"'{self.kb}' is consistent: {counts} passages."
                     if lang != "zh" else f"知识库“{self.kb}”一致：{counts} 个段落。")
-        problems_en, problems_zh = [], []
-        if self.pending:
-            problems_en.append(f"{len(self.pending)} interrupted import(s) ({', '.join(self.pending[:3])})")
-            problems_zh.append(f"{len(self.pending)} 个中断的导入（{'、'.join(self.pending[:3])}）")
-        if self.missing_in_chroma:
-            problems_en.append(f"{len(self.missing_in_chroma)} passage(s) without a vector")
-            problems_zh.append(f"{len(self.missing_in_chroma)} 个段落缺少向量")
-        if self.extra_in_chroma:
-            problems_en.append(f"{len(self.extra_in_chroma)} vector(s) of no stored document")
-            problems_zh.append(f"{len(self.extra_in_chroma)} 个向量不属于任何已收录文档")
-        if self.keyword_differs:
-            problems_en.append(f"{len(self.keyword_differs)} passage(s) differ in the keyword index")
-            problems_zh.append(f"关键词索引有 {len(self.keyword_differs)} 个段落不一致")
+        # (how many, English, Chinese) of each kind of disagreement found
+        kinds = [(len(self.pending), "interrupted import(s)", "个中断的导入"),
+                 (len(self.missing_in_chroma), "passage(s) without a vector", "个段落缺少向量"),
+                 (len(self.extra_in_chroma), "vector(s) of no stored document", "个向量不属于任何已收录文档"),
+                 (len(self.keyword_differs), "passage(s) differing in the keyword index", "个段落在关键词索引中不一致")]
+        found = [(n, en, zh) for n, en, zh in kinds if n]
+        # Interrupted imports and the keyword index are repaired by the next import; vectors lost
+        # or left over in Chroma by re-indexing the documents.
+        vectors = bool(self.missing_in_chroma or self.extra_in_chroma)
         if lang == "zh":
-            return (f"知识库“{self.kb}”不一致（{counts}）：{'；'.join(problems_zh)}。"
-                    f"下一次导入（docchat ingest 或网页上传）会自动修复。")
-        return (f"'{self.kb}' is not consistent ({counts}): {'; '.join(problems_en)}. "
-                f"The next import (docchat ingest or an upload on the page) repairs it.")
+            fix = f"请重建索引（docchat reindex --kb {self.kb}）" if vectors else \
+                "下一次导入（docchat ingest 或网页上传）会自动修复"
+            return f"知识库“{self.kb}”不一致（{counts}）：{'；'.join(f'{n} {zh}' for n, _, zh in found)}。{fix}。"
+        fix = (f"Re-index it (docchat reindex --kb {self.kb})" if vectors else
+               "The next import (docchat ingest or an upload on the page) repairs it")
+        return f"'{self.kb}' is not consistent ({counts}): {'; '.join(f'{n} {en}' for n, en, _ in found)}. {fix}."
 
 
 def check(kb) -> Consistency:

@@ -33,6 +33,7 @@ def _serve() -> None:
     from chains.chat_session import ChatSession
     from chains.grounded_answer import Answer
     from docchat.app import DocChat
+    from docchat.factory import account_store
     from vectorstore.consistency import check
 
     app = DocChat.from_settings()
@@ -44,12 +45,27 @@ def _serve() -> None:
     def search(kb, query, k=5, mode="hybrid"):
         return [h.to_json() for h in app.kb(kb).search(query, k=k, mode=mode)]
 
-    def ask(kb, question, k=3):
+    def ask(kb, question, k=3, keep=False, conversation=None):
+        """``keep``: the turn is stored in the app's conversation store, as the page stores it
+        (``conversation``: continue that stored conversation)."""
         answer, pieces = Answer(question), 0
-        session = ChatSession(app.kb(kb), app.llm(), k=k, queue=app.answer_queue)
+        session = ChatSession(app.kb(kb), app.llm(), k=k, queue=app.answer_queue,
+                              store=app.conversations if keep or conversation else None,
+                              conversation_id=conversation)
         for _ in session.stream(question, answer):
             pieces += 1
-        return {**answer.to_json(), "pieces": pieces}
+        return {**answer.to_json(), "pieces": pieces, "conversation": session.conversation_id}
+
+    def sign_in(name, password):
+        """A new user signs in here; the token is what the page keeps for the browser tab."""
+        accounts = account_store(app.settings)
+        if accounts.get_user(name) is None:
+            accounts.add_user(name, password)
+        return accounts.start_session(accounts.login(name, password).user)
+
+    def signed_in_as(token):
+        user = account_store(app.settings).session_user(token)
+        return user.name if user else None
 
     ops = {
         "ingest": ingest,
@@ -60,6 +76,9 @@ def _serve() -> None:
         "pending": lambda kb: [f.name for f in app.kb(kb).catalog.pending_files()],
         "repair": lambda kb: app.kb(kb).repair(),
         "check": lambda kb: check(app.kb(kb)).to_json(),
+        "turns": lambda conversation: [t.question for t in app.conversations.get(conversation).turns],
+        "sign_in": sign_in,
+        "signed_in_as": signed_in_as,
     }
     out_lock = threading.Lock()
 

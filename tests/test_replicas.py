@@ -73,13 +73,24 @@ def test_a_document_indexed_through_a_is_searched_and_answered_on_b_at_once(repl
     assert POLICY.name in b.call("files", kb=kb)
     assert POLICY.name in _sources(b.call("search", kb=kb, query="报销申请要在多少天内提交", k=3))
     assert POLICY.name in _sources(b.call("search", kb=kb, query="报销 提交 期限", k=3, mode="keyword"))
-    answer = b.call("ask", kb=kb, question="报销要在多少天内提交？")
+    question = "报销要在多少天内提交？"
+    answer = b.call("ask", kb=kb, question=question, keep=True)
     # Streamed from the model server, grounded and cited: the passage it stands on is shown.
     assert answer["pieces"] > 1 and not answer["refused"], answer
     assert answer["answer"].strip() and "[1]" in answer["answer"], answer
     assert [s["source"] for s in answer["sources"]] and {s["source"] for s in answer["sources"]} == {POLICY.name}
+    # The conversation is in the shared database: a tab that lands on A next finds it there.
+    assert a.call("turns", conversation=answer["conversation"]) == [question]
     for rep in (a, b):
         assert rep.call("check", kb=kb)["ok"]
+
+
+def test_a_sign_in_on_one_replica_holds_on_the_other(replicas):
+    a, b = replicas
+    name = f"user-{uuid.uuid4().hex[:6]}"
+    token = a.call("sign_in", name=name, password="correct horse battery")
+    assert b.call("signed_in_as", token=token) == name
+    assert b.call("signed_in_as", token="not-a-token") is None
 
 
 def test_concurrent_ingests_from_both_replicas(replicas, tmp_path):

@@ -326,8 +326,33 @@ def section_load(load_data: dict | None) -> list[str]:
     return lines
 
 
+def section_search(search: dict | None) -> list[str]:
+    lines = ["## Search: where a question's time goes, and what HNSW's search_ef costs in recall", ""]
+    if not search:
+        return lines + ["Not run yet (`.venv/bin/python -m bench.search_bench`).", ""]
+    lines += [provenance(search, "bench.search_bench"), ""]
+    load_avg = search.get("loadavg_before")
+    lines += [f"Store of {fmt(search.get('chunks'))} chunks ({search['store'].get('home')}); "
+              f"{fmt(search.get('queries'))} questions x {fmt(search.get('repeats'))}; load average at the start "
+              f"{fmt(load_avg[0] if load_avg else None, 2)}. Each stage is timed alone; \"search\" is "
+              f"HybridRetriever(k=5) with the question's vector already made.", ""]
+    rows = [[name, fmt(r.get("p50_ms"), 2), fmt(r.get("p95_ms"), 2)] for name, r in search["stages"].items()]
+    lines += [table(["stage", "p50 ms", "p95 ms"], rows), ""]
+    goal = search.get("goal", {})
+    lines += [f"Goal: search p95 <= {fmt(goal.get('search_p95_ms'))} ms: "
+              f"{'met' if goal.get('met') else '**missed**'}.", ""]
+    rows = [[r["ef_search"], fmt(r["recall@10"], 4), fmt(next((v for k, v in r.items() if k.startswith("recall@")
+                                                            and k != "recall@10"), None), 4),
+             fmt(r["query"].get("p50_ms"), 2), fmt(r["query"].get("p95_ms"), 2)] for r in search.get("hnsw", [])]
+    lines += ["HNSW top-50 against the exact cosine top-50 (every stored vector), per `hnsw:search_ef`:", "",
+              table(["search_ef", "recall@10", "recall@50", "query p50 ms", "query p95 ms"], rows), ""]
+    return lines
+
+
 def section_ingest(ing: dict | None) -> list[str]:
-    lines = ["## Ingest pipeline vs embedding floor (law subset, DOCX and PDF)", ""]
+    corpus = (ing or {}).get("corpus", "subset")
+    lines = [f"## Ingest pipeline vs embedding floor (law {corpus}, "
+             f"{', '.join(f.upper() for f in (ing or {}).get('inputs', {}).get('formats', ['docx', 'pdf']))})", ""]
     if not ing:
         return lines + ["Not run yet (`.venv/bin/python -m bench.ingest_bench`).", ""]
     lines += [provenance(ing, "bench.ingest_bench"), ""]
@@ -572,6 +597,7 @@ def build(results: Path = RESULTS, out: Path = DEFAULT_OUT, img: Path = DEFAULT_
     lines += section_prompt_budget(load(results, "prompt_budget.json"))
     lines += section_docs(results)
     lines += section_ingest(ing)
+    lines += section_search(load(results, "search_bench.json"))
     lines += section_llm(llm)
     lines += section_chunking(results)
     lines += section_preview(load(results, "preview_bench.json"))

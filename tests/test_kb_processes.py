@@ -45,6 +45,22 @@ def _pending(home: Path) -> bool:
     return False
 
 
+def kill_9_while_pending(script: str, home: Path, files: list[Path]) -> None:
+    """Runs ``script`` (an ingest of ``files`` into ``home``) in a process and kills it with
+    SIGKILL as soon as a file is half-written (a pending catalog row); up to three tries."""
+    for _attempt in range(3):
+        proc = subprocess.Popen([sys.executable, "-c", script, str(home), *map(str, files)])
+        deadline = time.time() + 300
+        while proc.poll() is None and time.time() < deadline:
+            if _pending(home):
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return
+            time.sleep(0.005)
+        proc.wait()
+    raise AssertionError("never caught the writer inside its write; cannot test the crash")
+
+
 @pytest.mark.slow
 def test_kill_9_mid_write_then_reopen_is_consistent_and_finishes_the_file(tmp_path):
     home = tmp_path / "home"
@@ -53,20 +69,7 @@ def test_kill_9_mid_write_then_reopen_is_consistent_and_finishes_the_file(tmp_pa
     before = {f.name for f in kb.files()}
     kb.close()
     big = _big_text(tmp_path / "big.txt", 6000, "考核")
-    killed_while_pending = False
-    for _attempt in range(3):
-        proc = subprocess.Popen([sys.executable, "-c", INGEST, str(home), str(big)])
-        deadline = time.time() + 300
-        while proc.poll() is None and time.time() < deadline:
-            if _pending(home):
-                os.kill(proc.pid, signal.SIGKILL)
-                killed_while_pending = True
-                break
-            time.sleep(0.005)
-        proc.wait()
-        if killed_while_pending:
-            break
-    assert killed_while_pending, "never caught the writer inside its write; cannot test the crash"
+    kill_9_while_pending(INGEST, home, [big])
     reopened = KnowledgeBase("default", config(home))  # repair() runs here
     assert_consistent(reopened)
     names = {f.name for f in reopened.files()}

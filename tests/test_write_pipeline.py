@@ -3,24 +3,19 @@ embedding model: files stay all-or-nothing when a write fails while the next fil
 crash in the middle is repaired, and progress reaches the caller on its own thread."""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from kb_helpers import assert_consistent, config, write_txt
-from test_kb_processes import INGEST, _pending
+from test_kb_processes import INGEST, kill_9_while_pending
+from vectorstore import KnowledgeBase
 
 # The processes' ingest, each file its own write (so one is written while the next embeds).
 INGEST_FILE_BY_FILE = INGEST.replace("from vectorstore import KnowledgeBase\n",
                                      "from vectorstore import KnowledgeBase\n"
                                      "import vectorstore.kb; vectorstore.kb.WRITE_BATCH_SECONDS = 0.0\n")
-from vectorstore import KnowledgeBase
 
 
 def _notes(folder: Path, count: int, sentences: int = 6) -> list[Path]:
@@ -109,20 +104,7 @@ def test_kill_9_while_one_file_is_written_and_the_next_embeds_is_repaired(tmp_pa
     files = [write_txt(tmp_path / "docs" / f"part{i}.txt",
                        [f"第{i}部分第{j}条：编号{j}的设备每{j % 12 + 1}个月检修一次。" for j in range(300)])
              for i in range(6)]
-    killed_while_pending = False
-    for _attempt in range(3):
-        proc = subprocess.Popen([sys.executable, "-c", INGEST_FILE_BY_FILE, str(home), *map(str, files)])
-        deadline = time.time() + 300
-        while proc.poll() is None and time.time() < deadline:
-            if _pending(home):
-                os.kill(proc.pid, signal.SIGKILL)
-                killed_while_pending = True
-                break
-            time.sleep(0.005)
-        proc.wait()
-        if killed_while_pending:
-            break
-    assert killed_while_pending, "never caught the writer inside its write; cannot test the crash"
+    kill_9_while_pending(INGEST_FILE_BY_FILE, home, files)
     reopened = KnowledgeBase("default", config(home))  # repair() runs here
     assert_consistent(reopened)
     done = sorted(f.name for f in reopened.files())

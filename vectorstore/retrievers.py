@@ -112,7 +112,10 @@ class HybridRetriever(BaseRetriever):
     dense_weight: float = 0.5  # for fusion="score"
     reranker: Any = None  # e.g. vectorstore.rerank.CrossEncoderReranker; None = off
     rerank_pool: int = 20  # fused candidates the reranker reorders before the top-k cut
-    concurrent: bool = True  # dense and keyword search at the same time (two threads)
+    # Dense and keyword search at the same time (two threads). Off: measured on 2 busy cores
+    # (bench/search_bench.py, 13k chunks) it was no faster than one after the other (p50 14.3
+    # vs 12.1 ms): jieba, bm25s and Chroma's query hold the interpreter for most of their time.
+    concurrent: bool = False
 
     # --- public ----------------------------------------------------------------------------
     def retrieve_hits(self, query: str, k: int | None = None) -> list[Hit]:

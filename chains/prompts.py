@@ -94,7 +94,8 @@ def focus(text: str, question: str, budget: int | None) -> str:
         ranked = [0] + ranked
     keep, used = set(), 0
     for i in ranked:
-        if used + len(pieces[i]) <= budget or not keep:
+        # The best piece is kept even over the budget, and a header is no reason to drop it.
+        if used + len(pieces[i]) <= budget or not keep - {0 if header else -1}:
             keep.add(i)
             used += len(pieces[i])
     out, previous = ([] if 0 in keep else ["…"]), -1

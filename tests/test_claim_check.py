@@ -169,6 +169,14 @@ def test_a_row_naming_only_the_thing_asked_about_is_kept_though_the_header_names
     assert "Austria" not in short
 
 
+def test_a_row_longer_than_what_its_header_leaves_of_the_budget_is_still_given():
+    from chains.prompts import focus
+    row = "PetCare; Sales: 9373; Underlying Trading operating profit (a): 1959; Trading operating profit: 1939"
+    table = "In millions of CHF January–June 2023\nWater; Sales: 1706\n" + row + "\nConfectionery; Sales: 3694"
+    short = focus(table, "How much did PetCare sell?", 120)
+    assert short.startswith("In millions of CHF") and row in short and "Water" not in short
+
+
 def test_translated_answers_are_compared_by_their_numbers():
     crash = [hit(11, "Ethiopian Airlines Flight 302 crashed; all 157 people on board were killed.")]
     assert ClaimChecker("302航班空难造成了多少人遇难？", crash).check("埃塞俄比亚航空302航班空难造成了157人死亡[1]。").ok

@@ -106,6 +106,8 @@ class GroundedAnswerer:
         answer.timings["retrieve_s"] = time.perf_counter() - start
         hits = self._across_languages(query or question, hits, answer)
         answer.evidence = hits
+        # When the page (or `docchat ask --json`) can show the passages: before the model starts.
+        answer.timings["evidence_s"] = time.perf_counter() - start
         if on_evidence is not None:
             on_evidence(hits)
         if not hits:

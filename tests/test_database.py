@@ -24,6 +24,7 @@ from docchat.kb_access import EVERYONE, KBAccess
 from docchat.settings import Settings
 from kb_helpers import REPO, SAMPLE_DATA, assert_consistent, config
 from vectorstore import KnowledgeBase, WriterBusy
+from vectorstore.catalog import Catalog
 from vectorstore.database import Database, lock_key
 from vectorstore.embeddings import make_embeddings
 from vectorstore.kb_parts import KBParts
@@ -162,6 +163,12 @@ def test_knowledge_base_conversations_and_accounts_live_in_postgres(tmp_path, po
     other.delete(copy.sha256)
     assert not other.files() and copy.sha256 in kb.catalog.ready_shas()
     assert kb.search("passwords", k=3, mode="keyword")[0].source == "it_security_policy_en.pdf"
+    # Deleting a whole knowledge base removes its rows, not the other's; its generation moves on.
+    generation = other.catalog.generation
+    assert app.delete_kb("其他")
+    assert "其他" not in Catalog.names_in(db) and "制度" in Catalog.names_in(db)
+    assert _count(db, "catalog_files", "WHERE kb='其他'") == 0 and _count(db, "catalog_files", "WHERE kb='制度'") == 2
+    assert Catalog(database=db, kb="其他").generation > generation
     app.close()
 
 

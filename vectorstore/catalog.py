@@ -380,10 +380,14 @@ class Catalog:
             self.bump_generation()
 
     def remove_all(self) -> None:
-        """Every row of this knowledge base (deleting it from a shared database)."""
-        with self.db.write() as conn:
-            for table in (self.chunks_t, self.files_t, self.meta_t):
+        """Every row of this knowledge base (deleting it from a shared database), but for its
+        generation, which moves on: a replica's keyword index of the deleted one must not look
+        current to a new knowledge base of the same name that reached the same number."""
+        with self.transaction(), self._writing() as conn:
+            for table in (self.chunks_t, self.files_t):
                 conn.execute(delete(table).where(self._mine(table)))
+            self._delete_meta(conn, self.meta_t.c.key != self.GENERATION)
+            self.bump_generation()
 
     # --- chunks --------------------------------------------------------------------------
     def _ready_chunks(self, *columns):

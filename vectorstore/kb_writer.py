@@ -188,8 +188,16 @@ class KBWriter:
                 self.keyword.rebuild(rows, gen)
 
     def follow_generation(self) -> None:
-        """Before a keyword search: catch up with a catalog another process changed (one small
-        read when nothing did). A new, empty knowledge base needs no index."""
+        """Before a question, with a shared catalog (PostgreSQL): catch up with what another
+        machine changed (one small read when nothing did). A new, empty knowledge base needs no
+        index. A question never waits for a rebuild already running in this home: it uses the
+        index as it is. With the catalog in this home, its own writers keep the index current
+        after each ingest, as before (a question during an ingest does not rebuild it)."""
+        if not self.catalog.shared:
+            return
         stored = self.keyword.stored_generation()
-        if stored != self.catalog.generation and (stored is not None or self.catalog.ready_shas()):
-            self.refresh_keyword_index()
+        if stored == self.catalog.generation or (stored is None and not self.catalog.ready_shas()):
+            return
+        with self.local_lock.try_hold() as free:
+            if free:
+                self.refresh_keyword_index()

@@ -18,11 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bcrypt
-
-from common.user_error import UserError
-
 from sqlalchemy import BigInteger, Column, Double, LargeBinary, MetaData, Table, Text, delete, select, update
 
+from common.user_error import UserError
 from vectorstore.database import Database, store_database
 
 ROLES = ("admin", "member")

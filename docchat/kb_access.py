@@ -15,9 +15,8 @@ from pathlib import Path
 
 from sqlalchemy import Column, MetaData, Table, Text, delete, select
 
-from vectorstore.database import Database, store_database
-
 from common.user_error import UserError
+from vectorstore.database import Database, store_database
 
 from .accounts import User
 

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from kb_helpers import REPO, write_txt
-from pg_server import postgres_server  # noqa: F401  (session fixture: a real PostgreSQL)
 from replica import Replica
 from servers import MODEL_ALIAS
 

@@ -32,6 +32,28 @@ def test_stream_gives_text_pieces_that_join_to_the_answer(llama_server):
     assert "".join(pieces) == llm.invoke(question)
 
 
+def test_two_answers_streamed_at_once_both_come_whole(llama_server):
+    """Replicas share one model server: a second question must not cut the first answer off
+    (llama.cpp's default --interrupt_requests does; servers.py turns it off, as DEPLOY.md says)."""
+    llm = OpenAICompatChat(base_url=llama_server, model_name="qwen-0.5b", **FAST)
+    questions = ["Name three colours of the rainbow.", "用一句话介绍一下黄河。"]
+    alone = [llm.invoke(q) for q in questions]
+    together: dict[int, str] = {}
+
+    def stream(i: int) -> None:
+        try:
+            together[i] = "".join(llm.stream(questions[i]))
+        except Exception as exc:  # noqa: BLE001 - shown by the assertion below
+            together[i] = f"{type(exc).__name__}: {exc}"
+
+    first = threading.Thread(target=stream, args=(0,))
+    first.start()
+    time.sleep(0.5)  # the first answer is streaming when the second question arrives
+    stream(1)
+    first.join()
+    assert [together[0], together[1]] == alone
+
+
 def test_stop_sequence_is_passed_to_the_server(llama_server):
     llm = OpenAICompatChat(base_url=llama_server, model_name="qwen-0.5b", **FAST)
     answer = llm.invoke("Count from 1 to 10, separated by commas.", stop=["5"])

@@ -134,6 +134,10 @@ class ClaimChecker:
     def __init__(self, question: str, hits: list[Hit]):
         self.question, self.hits = question, hits
         self._canonical = [canonical(h.text) for h in hits]
+        # A figure the question states may stand in the passage's heading path instead (the
+        # report and period its pages are headed with, the law and article): "2018年" in
+        # "东北电气…2018 年第一季度报告全文 › 第二节 …".
+        self._headed = [canonical(f"{h.heading}\n{h.text}") for h in hits]
         self._spaced = [unified(h.text) for h in hits]
         self._language = [_language(h.text) for h in hits]
 
@@ -182,7 +186,7 @@ class ClaimChecker:
         """A figure the question itself states, repeated in the answer, is found when its number
         stands in the passage in another wording (the question's 一年 in 一个纳税年度内)."""
         number = numeral_part(figure)
-        return bool(number) and _number_in(number, self._canonical[i])
+        return bool(number) and (_number_in(number, self._headed[i]) or figure_in(figure, self._headed[i]))
 
     def _holds(self, figure: str, sentence: str, i: int) -> bool:
         """Passage i holds the figure; across languages its number is enough (人 / people)."""
@@ -210,9 +214,13 @@ class ClaimChecker:
         def row_kinds(j: int) -> set[str]:
             if j not in rows:
                 found = stated_numbers(lines[j])
-                rows[j] = {_kind(f) for f in found} if len(found) >= 2 else set()
+                # A table row: two figures or more, or a record of named cells ("Team: Maple
+                # Leafs; Stanley Cups: 13", as spreadsheets and CSV files are loaded) with one.
+                is_row = len(found) >= 2 or (len(found) == 1 and _RECORD.search(lines[j]) is not None)
+                rows[j] = {_kind(f) for f in found} if is_row else set()
             return rows[j]
 
+        named = [words & text_units(line) for line in lines]
         for figure in figures:
             holding = [j for j, line in enumerate(lines) if figure_in(figure, canonical(line))]
             if not holding:
@@ -221,9 +229,15 @@ class ClaimChecker:
             if here == 0:
                 return False
             kind = _kind(figure)
-            rival = max((shared[j] for j in range(len(lines)) if j not in holding and shared[j] > here
-                         and kind in row_kinds(j)), default=0)
+            rivals = [j for j in range(len(lines)) if j not in holding and shared[j] > here and kind in row_kinds(j)]
+            rival = max((shared[j] for j in rivals), default=0)
             if rival >= 2 * here and rival - here >= RIVAL_MARGIN:
+                return False
+            # Another row names everything the figure's row names of the sentence, and more:
+            # "PetCare sold CHF 1,706 million" read from the Water row, whose "CHF million" the
+            # PetCare row also has.
+            best = max(holding, key=lambda j: shared[j])
+            if any(named[best] < named[j] for j in rivals):
                 return False
         return True
 
@@ -250,6 +264,7 @@ def _kind(figure: str) -> str:
     return f"unit:{unit}" if unit else "number"
 
 
+_RECORD = re.compile(r"[^;:\n]+: [^;\n]+; [^;:\n]+: ")  # two named cells: "Team: Blues; Location: STL"
 RIVAL_MARGIN = 2  # words (Chinese: character pairs) another row must name beyond the figure's own
 
 

@@ -239,3 +239,27 @@ def test_an_amount_in_millions_is_found_where_the_table_says_millions_and_its_ro
     assert checker.check("Nutrition sold 13 million CHF [1].").ok  # 13 is a cell of its own
     assert not checker.check("PetCare sold 0 million CHF [1].").ok  # no cell says 0
     assert not checker.check("Nutrition sold 3 million CHF [1].").ok  # the 3 of 13 is no cell
+
+
+def test_a_figure_the_question_states_may_stand_in_the_passages_heading_path():
+    """A page of the quarterly report no longer repeats "2018 年第一季度" (its running head is the
+    document's title, in every passage's heading path): an answer restating the question's year
+    is still grounded, while a year found nowhere is not."""
+    row = Hit("a", "q.pdf", 3, "营业收入（元）; 本报告期: 4,755,785.11; 上年同期: 5,699,227.63", 0.5, "sha", 0,
+              heading="东北电气发展股份有限公司 2018 年第一季度报告全文 › 第二节 公司基本情况")
+    question = "东北电气2018年第一季度的营业收入是多少？"
+    assert ClaimChecker(question, [row]).check("东北电气2018年第一季度的营业收入是4,755,785.11元[1]。").ok
+    assert not ClaimChecker("东北电气2019年第一季度的营业收入是多少？", [row]).check(
+        "东北电气2019年第一季度的营业收入是4,755,785.11元[1]。").ok
+
+
+def test_a_figure_from_a_row_whose_words_another_row_also_names_and_more_is_refused():
+    """"PetCare sold CHF 1,706 million": the Water row holds 1,706 and shares only "CHF million"
+    with the sentence, which the PetCare row shares too, besides "PetCare"."""
+    rows = ["Product: Water; Sales: CHF 1,706 million", "Product: PetCare; Sales: CHF 9,373 million",
+            "Product: Confectionery; Sales: CHF 3,694 million"]
+    table = Hit("a", "x.xlsx", 1, "[Sheet] Product; Sales\n" + "\n".join(f"[Sheet] {r}" for r in rows), 0.5, "sha", 0)
+    checker = ClaimChecker("How much did PetCare sell?", [table])
+    assert not checker.check("PetCare sold CHF 1,706 million [1].").ok
+    assert checker.check("PetCare sold CHF 9,373 million [1].").ok
+    assert checker.check("PetCare sold CHF 9,373 million, more than Water's CHF 1,706 million [1].").ok

@@ -18,7 +18,9 @@ page draws; both come at almost no cost. From them:
 - running heads and feet: a line among the first or last few of its page that recurs there on
   many pages (the company and report name, "Federal Register / Vol. 85 …", page numbers),
   digits aside, is dropped. Left in, it becomes chunks of its own that match every question
-  naming the company or the year and outrank the page that answers it.
+  naming the company or the year and outrank the page that answers it. What it says is kept
+  once, as the document's title heading: every passage's heading path then names the report and
+  its period ("东北电气…2018 年第一季度报告全文 › 第二节 …"), for retrieval and for the claim check.
 """
 from __future__ import annotations
 
@@ -144,7 +146,7 @@ class PageLayout:
         (form values)."""
         from .pdf import reflow_lines  # pdf imports this module
 
-        drop_running_lines(self.pages)
+        head = drop_running_lines(self.pages)
         body = max(self.sizes, key=self.sizes.get) if self.sizes else 0.0
         existing: dict[int | None, list[RawBlock]] = {}
         for block in result.blocks:
@@ -155,6 +157,8 @@ class PageLayout:
             blocks.extend(existing.pop(info.number, []))
         for rest in existing.values():
             blocks.extend(rest)
+        if head and self.pages:
+            blocks.insert(0, RawBlock(head, HEADING, self.pages[0].number, 0))
         result.blocks = blocks
         if self._plumber is not None:
             try:
@@ -216,10 +220,11 @@ def _edge_lines(text: str) -> list[int]:
     return sorted(set(filled[:EDGE_LINES] + filled[-EDGE_LINES:]))
 
 
-def drop_running_lines(pages: list[_Page]) -> None:
-    """Removes running heads and feet from each page's text (see the module docstring)."""
+def drop_running_lines(pages: list[_Page]) -> str:
+    """Removes running heads and feet from each page's text (see the module docstring). Returns
+    the running line that says the most (its page number cut off), "" when there is none."""
     if len(pages) < RUNNING_MIN_PAGES:
-        return
+        return ""
     counts: dict[str, int] = {}
     for info in pages:
         lines = info.text.split("\n")
@@ -228,12 +233,28 @@ def drop_running_lines(pages: list[_Page]) -> None:
     need = max(RUNNING_MIN_PAGES, math.ceil(RUNNING_SHARE * len(pages)))
     running = {key for key, n in counts.items() if n >= need}
     if not running:
-        return
+        return ""
+    said: dict[str, str] = {}  # key -> its first line as written
+    on_top: dict[str, int] = {}  # key -> pages where it is the first line: a head, not a foot
     for info in pages:
         lines = info.text.split("\n")
         edges = set(_edge_lines(info.text))
+        for i in sorted(edges):
+            key = _running_key(lines[i])
+            if key in running:
+                said.setdefault(key, " ".join(lines[i].split()))
+                if i == min(edges):
+                    on_top[key] = on_top.get(key, 0) + 1
         info.text = "\n".join(line for i, line in enumerate(lines)
                               if not (i in edges and _running_key(line) in running))
+    # The one that says the most: letters, less twice its digits ("Federal Register / Vol. 85 …"
+    # over the printer's "VerDate Sep<11>2014 16:21 … Frm 00001 Fmt 4702" and "- 3 -").
+    # A head (first line of its pages) goes before a foot or a printer's stamp.
+    key = max(said, key=lambda k: (on_top.get(k, 0) * 2 >= len(pages),
+                                   sum(ch.isalpha() for ch in said[k]) - 2 * sum(ch.isdigit() for ch in said[k])),
+              default="")
+    head = re.sub(r"^\s*\d+\s+|\s*\d+\s*$", "", said.get(key, "")).strip()  # the page number
+    return head if sum(ch.isalpha() for ch in head) >= 4 else ""
 
 
 def _lines(runs: list[tuple[str, float, bool]]):

@@ -48,7 +48,7 @@ def test_dense_by_ids_gives_what_chroma_with_its_texts_gave(kb):
 def test_searching_dense_and_keyword_at_once_gives_the_same_passages(kb):
     for question in QUESTIONS:
         for mode in ("hybrid", "dense", "keyword"):
-            at_once = HybridRetriever(kb=kb, k=5, mode=mode).retrieve_hits(question)
+            at_once = HybridRetriever(kb=kb, k=5, mode=mode, concurrent=True).retrieve_hits(question)
             one_by_one = HybridRetriever(kb=kb, k=5, mode=mode, concurrent=False).retrieve_hits(question)
             assert at_once == one_by_one, (question, mode)
     assert HybridRetriever(kb=kb, k=5).retrieve_hits("How long must passwords be?")  # not all empty

@@ -189,8 +189,10 @@ class ClaimChecker:
         return bool(number) and (_number_in(number, self._headed[i]) or figure_in(figure, self._headed[i]))
 
     def _holds(self, figure: str, sentence: str, i: int) -> bool:
-        """Passage i holds the figure; across languages its number is enough (人 / people)."""
-        if figure_in(figure, self._canonical[i], self._spaced[i]):
+        """Passage i (its heading path included: the report's period, the law's article) holds
+        the figure; across languages its number is enough (人 / people)."""
+        if figure_in(figure, self._canonical[i], self._spaced[i]) or (
+                self.hits[i].heading and figure_in(figure, self._headed[i])):
             return True
         number = numeral_part(figure)
         return _language(sentence) != self._language[i] and bool(number) and number in self._canonical[i]
@@ -203,8 +205,10 @@ class ClaimChecker:
         - no other row holding a figure of the same kind shares clearly more of the sentence's
           words ("the AOA sensor test costs $7,650" is not supported by the stall-warning row's
           $7,650 when the AOA row says $3,400).
-        A figure read from the wrong row of a table is the 1.5B model's most common error."""
-        words = _words(sentence)
+        A figure read from the wrong row of a table is the 1.5B model's most common error.
+        A year the sentence names counts as one of its words here: it tells this year's table
+        from last year's ("Nespresso's 2023 sales were 3190" is the 2022 row's figure)."""
+        words = _words(sentence) | {u for u in text_units(CITATION.sub("", sentence)) if _YEAR.match(u)}
         if not words:
             return True  # nothing but the figure to place ("六百元。")
         lines = [line for line in _LINES.split(self.hits[i].text) if line.strip()]
@@ -216,20 +220,27 @@ class ClaimChecker:
                 found = stated_numbers(lines[j])
                 # A table row: two figures or more, or a record of named cells ("Team: Maple
                 # Leafs; Stanley Cups: 13", as spreadsheets and CSV files are loaded) with one.
-                is_row = len(found) >= 2 or (len(found) == 1 and _RECORD.search(lines[j]) is not None)
+                record = _RECORD.search(lines[j]) is not None
+                is_row = len(found) >= 2 or (len(found) == 1 and record)
                 rows[j] = {_kind(f) for f in found} if is_row else set()
+                if record and re.search(r"\d", lines[j]):
+                    rows[j].add("any")  # its cells' bare figures take their unit from the caption
             return rows[j]
 
         named = [words & text_units(line) for line in lines]
         for figure in figures:
             holding = [j for j, line in enumerate(lines) if figure_in(figure, canonical(line))]
+            if not holding and numeral_part(figure):
+                # The unit may stand in the table's caption ("In millions of CHF"), not the row.
+                holding = [j for j, line in enumerate(lines) if _number_in(numeral_part(figure), canonical(line))]
             if not holding:
                 continue
             here = max(shared[j] for j in holding)
             if here == 0:
                 return False
             kind = _kind(figure)
-            rivals = [j for j in range(len(lines)) if j not in holding and shared[j] > here and kind in row_kinds(j)]
+            rivals = [j for j in range(len(lines)) if j not in holding and shared[j] > here
+                      and (kind in row_kinds(j) or "any" in row_kinds(j))]
             rival = max((shared[j] for j in rivals), default=0)
             if rival >= 2 * here and rival - here >= RIVAL_MARGIN:
                 return False
@@ -264,6 +275,7 @@ def _kind(figure: str) -> str:
     return f"unit:{unit}" if unit else "number"
 
 
+_YEAR = re.compile(r"^(19|20)\d\d$")
 _RECORD = re.compile(r"[^;:\n]+: [^;\n]+; [^;:\n]+: ")  # two named cells: "Team: Blues; Location: STL"
 RIVAL_MARGIN = 2  # words (Chinese: character pairs) another row must name beyond the figure's own
 

@@ -263,3 +263,12 @@ def test_a_figure_from_a_row_whose_words_another_row_also_names_and_more_is_refu
     assert not checker.check("PetCare sold CHF 1,706 million [1].").ok
     assert checker.check("PetCare sold CHF 9,373 million [1].").ok
     assert checker.check("PetCare sold CHF 9,373 million, more than Water's CHF 1,706 million [1].").ok
+
+
+def test_a_figure_from_last_years_table_is_not_this_years():
+    tables = Hit("a", "x.xlsx", 1, "[OS · In millions of CHF January–June 2023] Nespresso; Sales (a): 3128; Profit: 672\n"
+                                   "[OS · In millions of CHF January–June 2022] Nespresso; Sales (a): 3190; Profit: 757",
+                 0.5, "sha", 0)
+    checker = ClaimChecker("What were Nespresso's sales in the first half of 2023?", [tables])
+    assert not checker.check("Nespresso's sales in the first half of 2023 were 3190 million CHF [1].").ok
+    assert checker.check("Nespresso's sales in the first half of 2023 were 3128 million CHF [1].").ok

@@ -93,7 +93,7 @@ def run_docchat(files: list[str], embeddings, model: str, home: Path) -> tuple[d
 
     clock = StageClock()
     started = time.perf_counter()
-    counts = ingest_docchat(files, embeddings, model, clock, home, False)
+    counts = ingest_docchat(files, embeddings, model, clock, home)
     total = time.perf_counter() - started
     kb = KnowledgeBase("bench", KBConfig(home=home, embedding=model), embeddings=embeddings)
     retriever = HybridRetriever(kb=kb, k=10, min_score=None)
@@ -112,9 +112,9 @@ def run_langchain(files: list[str], embeddings, model: str, home: Path) -> tuple
 
     clock = StageClock()
     started = time.perf_counter()
-    counts = ingest_langchain(files, embeddings, model, clock, home, False)
+    counts = ingest_langchain(files, embeddings, model, clock, home)
     total = time.perf_counter() - started
-    store = Chroma(persist_directory=str(home / "chroma"), embedding_function=timed_embeddings(embeddings, StageClock(), False))
+    store = Chroma(persist_directory=str(home / "chroma"), embedding_function=timed_embeddings(embeddings, StageClock()))
 
     def search(query: str) -> list[tuple[str, str]]:
         return [(doc.metadata.get("source", ""), doc.page_content) for doc in store.similarity_search(query, k=10)]

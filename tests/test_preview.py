@@ -97,8 +97,10 @@ def _assert_highlights(png: bytes, passage_boxes: list, far_boxes: list) -> None
     py0 = min(b[1] for b in passage_boxes)
     px1 = max(b[2] for b in passage_boxes)
     py1 = max(b[3] for b in passage_boxes)
-    assert px0 - 12 <= hx0 <= px0 and px1 <= hx1 <= px1 + 12
-    assert py0 - 12 <= hy0 <= py0 and py1 <= hy1 <= py1 + 12
+    # One pixel either way is the rasteriser rounding a box edge (a line top at 240.8 filled from
+    # pixel 241 on one machine, 240 on another), not a highlight in the wrong place.
+    assert px0 - 12 <= hx0 <= px0 + 1 and px1 - 1 <= hx1 <= px1 + 12
+    assert py0 - 12 <= hy0 <= py0 + 1 and py1 - 1 <= hy1 <= py1 + 12
 
 
 def test_pdf_page_highlights_an_english_passage_across_a_line_break(tmp_path):

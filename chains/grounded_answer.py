@@ -15,7 +15,6 @@ from typing import Callable, Iterator
 from langchain_core.language_models.llms import LLM
 
 from vectorstore import Hit, KnowledgeBase
-from vectorstore.retrieval import reciprocal_rank_fusion
 from vectorstore.retrievers import HybridRetriever
 
 from .claim_check import CheckedStream
@@ -158,10 +157,7 @@ class GroundedAnswerer:
         if translation.text is None:
             return hits
         log.info("searched also as %r", translation.text)
-        more = self.retriever.retrieve_hits(translation.text)
-        by_id = {h.chunk_id: h for h in more + hits}
-        fused = reciprocal_rank_fusion([[h.chunk_id for h in hits], [h.chunk_id for h in more]])
-        return [by_id[chunk_id] for chunk_id, _ in fused[: self.k]]
+        return self.retriever.fuse_with(hits, translation.text)
 
     def ask(self, question: str) -> Answer:
         answer = Answer(question)

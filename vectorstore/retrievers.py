@@ -121,6 +121,14 @@ class HybridRetriever(BaseRetriever):
     def retrieve_hits(self, query: str, k: int | None = None) -> list[Hit]:
         return [hit for hit, _ in self._passages(query, k)]
 
+    def fuse_with(self, hits: list[Hit], query: str, k: int | None = None) -> list[Hit]:
+        """``hits`` (found for one wording of a question) fused by RRF with those found for
+        another wording (``query``: its translation), best ``k``: fusion stays in the retriever."""
+        more = self.retrieve_hits(query, k)
+        by_id = {h.chunk_id: h for h in more + hits}
+        fused = reciprocal_rank_fusion([[h.chunk_id for h in hits], [h.chunk_id for h in more]])
+        return [by_id[chunk_id] for chunk_id, _ in fused[: k or self.k]]
+
     def floor_evidence(self, query: str) -> tuple[float | None, bool]:
         """(cosine similarity of the closest chunk or None, whether any keyword matches)."""
         if not query.strip():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_ui_browser import chromium, screenshot_on_failure, streamlit_server, wait_idle
+from test_ui_browser import chromium, open_options, screenshot_on_failure, streamlit_server, wait_idle
 
 PASSWORDS = {"root": "root-password", "alice": "alice-password", "bob": "bob-password", "carol": "carol-password"}
 ALICE_Q = "Alice asks about the bonus rules"
@@ -80,7 +80,7 @@ def sidebar(pg):
 
 
 def kb_options(pg) -> list[str]:
-    sidebar(pg).get_by_test_id("stSelectbox").filter(has_text="Knowledge base").click()
+    open_options(pg, sidebar(pg), "Knowledge base")
     options = pg.get_by_role("option").all_inner_texts()
     pg.keyboard.press("Escape")
     return [o.strip() for o in options]

@@ -116,9 +116,40 @@ def screenshot_on_failure(pg, name: str):
 
 
 def wait_idle(pg) -> None:
-    """Until the script run the last action started has finished."""
+    """Until the script run the last action started has finished, and no other run follows within
+    half a second (a loaded machine can start the run late, or chain a second one)."""
+    running = pg.locator("[data-testid=stStatusWidgetRunningIcon]")
     pg.wait_for_timeout(300)
-    pg.locator("[data-testid=stStatusWidgetRunningIcon]").wait_for(state="detached")
+    while True:
+        running.wait_for(state="detached")
+        pg.wait_for_timeout(500)
+        if running.count() == 0:
+            return
+
+
+def open_options(pg, scope, label: str) -> None:
+    """Opens the selectbox labelled `label` inside `scope` until its list shows. A rerun that
+    redraws the page can close a list that has just opened, so it is opened again then."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    options = pg.get_by_role("option").first
+    for attempt in range(6):
+        wait_idle(pg)
+        scope.get_by_test_id("stSelectbox").filter(has_text=label).locator("input").click()
+        try:
+            options.wait_for(timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == 5:
+                raise
+            pg.keyboard.press("Escape")
+
+
+def choose(pg, scope, label: str, option: str) -> None:
+    """Picks `option` in the selectbox labelled `label` and waits for the run it starts."""
+    open_options(pg, scope, label)
+    pg.get_by_role("option", name=option).click()
+    wait_idle(pg)
 
 
 def go_to(pg, label: str) -> None:
@@ -178,9 +209,7 @@ def _upload_ask_delete(pg):
     assert f"{PDF.name} (page 1)" in first, first
 
     go_to(pg, "📚 Knowledge base")
-    pg.get_by_test_id("stSelectbox").filter(has_text="Choose a document").click()
-    pg.get_by_role("option", name=PDF.name).click()
-    wait_idle(pg)
+    choose(pg, pg, "Choose a document", PDF.name)
     pg.get_by_role("button", name="Delete the chosen document").click()
     pg.get_by_role("button", name="Yes, delete it").click()  # deleting is asked once more
     pg.get_by_text(f"Removed from the knowledge base: {PDF.name}").wait_for()

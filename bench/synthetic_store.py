@@ -168,6 +168,9 @@ def build(real_kb, real: dict, home: Path, total: int, seed: int, log=print) -> 
     # Files record the chunking they were cut with (when the catalog keeps it): the current one.
     current = kb.chunk_settings() if hasattr(kb, "chunk_settings") else None
     extra = {"chunking": current.tag} if current is not None and "chunking" in {f.name for f in fields(FileRecord)} else {}
+    if "loader_version" in {f.name for f in fields(FileRecord)}:  # and the loaders' version: today's
+        from loaders import LOADER_VERSION
+        extra["loader_version"] = LOADER_VERSION
     started = time.perf_counter()
     # 1. The real chunks, file by file, as they are.
     by_file: dict[str, list[int]] = {}

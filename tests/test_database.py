@@ -22,11 +22,13 @@ from docchat.app import DocChat
 from docchat.feedback import FeedbackStore
 from docchat.kb_access import EVERYONE, KBAccess
 from docchat.settings import Settings
-from kb_helpers import REPO, SAMPLE_DATA, assert_consistent, config
+import loaders
+from kb_helpers import REPO, SAMPLE_DATA, assert_consistent, config, write_txt
 from vectorstore import KnowledgeBase, WriterBusy
 from vectorstore.catalog import Catalog
-from vectorstore.database import Database, lock_key
+from vectorstore.database import MIGRATIONS, Database, lock_key
 from vectorstore.embeddings import make_embeddings
+from vectorstore.kb import kb_folder
 from vectorstore.kb_parts import KBParts
 from vectorstore.lock import AdvisoryLock
 
@@ -94,7 +96,7 @@ def test_knowledge_base_conversations_and_accounts_live_in_postgres(tmp_path, po
     app = DocChat.from_settings(settings)
     app._parts = KBParts.for_config(app.kb_config, embeddings, database=app.database)
     db = app.database
-    assert db.is_postgres and db.revision() == "0001"  # Alembic ran at startup
+    assert db.is_postgres and db.revision() == "0002"  # Alembic ran at startup
 
     kb = app.kb("制度")
     results = kb.ingest([_docs(tmp_path)])
@@ -260,6 +262,58 @@ def test_two_homes_share_the_generation_and_each_keyword_index_follows_it(tmp_pa
     db.dispose()
 
 
+def _alembic(db: Database, action: str, revision: str) -> None:
+    """Alembic's ``upgrade`` or ``downgrade`` to ``revision``, run as Database.upgrade runs it."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        getattr(command, action)(cfg, revision)
+
+
+def _file_columns(db: Database) -> set[str]:
+    with db.read() as conn:
+        return set(conn.execute(text("SELECT column_name FROM information_schema.columns "
+                                     "WHERE table_name = 'catalog_files'")).scalars())
+
+
+def test_the_alembic_upgrade_adds_the_loader_version_and_files_stored_before_are_due(tmp_path, postgres_url,
+                                                                                      embeddings):
+    """A database a release before loader versions left (revision 0001, its files in it) is
+    upgraded when the app opens it: nothing is lost, and its files count as to re-index."""
+    home = tmp_path / "home"
+    db = Database(postgres_url)
+    db.upgrade()
+    parts = KBParts.for_config(config(home), embeddings, database=db)
+    kb = KnowledgeBase("制度", config(home), parts=parts)
+    doc = write_txt(tmp_path / "docs" / "rules.txt",
+                    [f"加班第{i}项规定：员工在第{i}个工作日内完成加班登记。" for i in range(1, 9)])
+    assert kb.ingest([doc])[0].status == "indexed" and not kb.reindex_pending()
+    chunks = kb.catalog.chunk_count()
+    kb.close()
+    db.dispose()
+    _alembic(db, "downgrade", "0001")  # the schema of the release before, with its rows
+    assert "loader_version" not in _file_columns(db) and _count(db, "catalog_files") == 1
+
+    again = Database(postgres_url)
+    again.upgrade()  # what the next start of the app does
+    assert again.revision() == "0002" and "loader_version" in _file_columns(again)
+    kb = KnowledgeBase("制度", config(home), parts=dataclasses.replace(parts, database=again))
+    assert kb.catalog.chunk_count() == chunks and [f.name for f in kb.files()] == ["rules.txt"]
+    assert [f.loader_version for f in kb.files()] == [0]  # unknown: older than any version
+    assert [f.name for f in kb.files_to_reindex()] == ["rules.txt"]
+    assert kb.search("加班第3项规定", k=1)[0].source == "rules.txt"
+
+    assert [r.status for r in kb.reindex()] == ["indexed"]
+    assert not kb.reindex_pending() and [f.loader_version for f in kb.files()] == [loaders.LOADER_VERSION]
+    assert_consistent(kb)
+    kb.close()
+    again.dispose()
+
+
 def _populate_sqlite_home(home: Path, docs: Path, embeddings) -> dict:
     app = DocChat.from_settings(Settings(home=home))
     app._parts = KBParts.for_config(app.kb_config, embeddings)
@@ -289,6 +343,11 @@ def _cli(home: Path, *args: str, lang: str = "en") -> subprocess.CompletedProces
 def test_db_migrate_moves_an_sqlite_home_into_postgres_without_embedding_again(tmp_path, postgres_url, embeddings):
     home = tmp_path / "home"
     before = _populate_sqlite_home(home, _docs(tmp_path), embeddings)
+    # One file as an older release's loaders cut it: its version must travel, not be reset.
+    catalog = Catalog(kb_folder(home, "default") / "catalog.sqlite3")
+    with catalog.db.write() as conn:
+        conn.execute(text("UPDATE files SET loader_version = 0 WHERE name = 'office_faq_zh.csv'"))
+    catalog.close()
 
     done = _cli(home, "db", "migrate", "--to", postgres_url)
     assert done.returncode == 0, done.stderr
@@ -303,6 +362,9 @@ def test_db_migrate_moves_an_sqlite_home_into_postgres_without_embedding_again(t
     kb = app.kb("default")
     assert sorted(f.name for f in kb.files()) == before["files"]
     assert kb.catalog.chunk_count() == before["chunks"] and kb.catalog.generation == before["generation"]
+    assert {f.name: f.loader_version for f in kb.files()} == {
+        name: 0 if name == "office_faq_zh.csv" else loaders.LOADER_VERSION for name in before["files"]}
+    assert [f.name for f in kb.files_to_reindex()] == ["office_faq_zh.csv"]
     assert kb.store.count(kb.collection) == before["chroma"]  # the same vectors, no new ones
     hits = kb.search("报销申请要在多少天内提交", k=3)
     assert hits and hits[0].source == "expense_policy_zh.pdf"

@@ -245,6 +245,67 @@ def test_a_catalog_from_before_per_file_chunking_is_upgraded_in_place(home, tmp_
     assert again.search("年假第3项规定", k=1)[0].source == "a.txt"
 
 
+def test_files_cut_by_older_loaders_are_pending_until_reindex_which_records_the_current_version(
+        home, tmp_path, monkeypatch):
+    import loaders
+
+    current = loaders.LOADER_VERSION
+    kb = KnowledgeBase("default", config(home))
+    with monkeypatch.context() as older:  # as the loaders of a release before the current one
+        older.setattr(loaders, "LOADER_VERSION", current - 1)
+        assert kb.ingest([write_txt(tmp_path / "docs" / "old.txt", _sentences(8, "加班"))])[0].status == "indexed"
+    # A fresh ingest with today's loaders is not due; the chunking did not change.
+    assert kb.ingest([write_txt(tmp_path / "docs" / "new.txt", _sentences(8, "请假"))])[0].status == "indexed"
+    assert {f.name: f.loader_version for f in kb.files()} == {"old.txt": current - 1, "new.txt": current}
+    assert {f.chunking for f in kb.files()} == {kb.chunk_settings().tag}
+    assert [f.name for f in kb.files_to_reindex()] == ["old.txt"] and kb.reindex_pending()
+    # Recorded in the catalog: another process opening it sees the same.
+    assert [f.name for f in KnowledgeBase("default", config(home)).files_to_reindex()] == ["old.txt"]
+
+    kb.reindex(names=["old.txt"])
+    assert not kb.reindex_pending()
+    assert {f.name: f.loader_version for f in kb.files()} == {"old.txt": current, "new.txt": current}
+    assert kb.search("加班第3项规定", k=1)[0].source == "old.txt"
+    assert_consistent(kb)
+
+    # The next bump of the constant makes every stored file due, and `reindex` clears it again.
+    monkeypatch.setattr(loaders, "LOADER_VERSION", current + 1)
+    assert sorted(f.name for f in kb.files_to_reindex()) == ["new.txt", "old.txt"]
+    assert {r.status for r in kb.reindex()} == {"indexed"}
+    assert not kb.reindex_pending()
+    assert {f.loader_version for f in kb.files()} == {current + 1}
+    assert_consistent(kb)
+
+
+def test_a_catalog_from_before_loader_versions_opens_whole_and_is_due_for_reindex(home, tmp_path):
+    import sqlite3
+
+    kb = KnowledgeBase("default", config(home))
+    kb.ingest([write_txt(tmp_path / "docs" / "a.txt", _sentences(8, "年假")),
+               write_txt(tmp_path / "docs" / "b.txt", _sentences(6, "病假"))])
+    before = {f.name: (f.sha256, f.chunks, f.chunking) for f in kb.files()}
+    texts = {c.id: c.text for f in kb.files() for c in kb.file_chunks(f.sha256)}
+    db = kb.folder / "catalog.sqlite3"
+    kb.close()
+    con = sqlite3.connect(str(db))  # as an older DocChat left it: no loader version anywhere
+    con.execute("ALTER TABLE files DROP COLUMN loader_version")
+    con.commit()
+    con.close()
+
+    again = KnowledgeBase("default", config(home))
+    assert {f.name: (f.sha256, f.chunks, f.chunking) for f in again.files()} == before  # nothing lost
+    assert {c.id: c.text for f in again.files() for c in again.file_chunks(f.sha256)} == texts
+    assert again.search("年假第3项规定", k=1)[0].source == "a.txt"
+    assert {f.loader_version for f in again.files()} == {0}  # unknown: older than any version
+    assert sorted(f.name for f in again.files_to_reindex()) == ["a.txt", "b.txt"]
+    assert_consistent(again)
+
+    assert {r.status for r in again.reindex()} == {"indexed"}
+    assert not again.reindex_pending()
+    assert {f.name: f.chunks for f in again.files()} == {n: c for n, (_, c, _) in before.items()}
+    assert_consistent(again)
+
+
 def test_another_process_ingests_with_the_knowledge_bases_chunking(home, tmp_path):
     import os
     import subprocess

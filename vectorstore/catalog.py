@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS files (
     chunks   INTEGER NOT NULL DEFAULT 0,
     added_at REAL NOT NULL,
     state    TEXT NOT NULL CHECK (state IN ('pending', 'ready')),
-    chunking TEXT
+    chunking TEXT,
+    loader_version INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS files_path ON files(path);
 CREATE INDEX IF NOT EXISTS files_name ON files(name);
@@ -67,6 +68,7 @@ class FileRecord:
     added_at: float
     state: str
     chunking: str | None = None  # ChunkSettings.tag the file was cut with
+    loader_version: int = 0  # loaders.LOADER_VERSION its passages were made by (0: before it was recorded)
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ def catalog_tables(shared: bool) -> tuple[Table, Table, Table]:
                   Column("format", Text, nullable=False), Column("size", BigInteger, nullable=False),
                   Column("pages", Integer), Column("chunks", Integer, nullable=False, default=0),
                   Column("added_at", Double, nullable=False), Column("state", Text, nullable=False),
-                  Column("chunking", Text))
+                  Column("chunking", Text), Column("loader_version", Integer, nullable=False, default=0))
     chunks = Table(f"{prefix}chunks", md, *kb(), Column("id", Text, primary_key=True),
                    Column("sha256", Text, nullable=False), Column("idx", Integer, nullable=False),
                    Column("page", Integer), Column("text", Text, nullable=False),
@@ -124,7 +126,8 @@ def catalog_tables(shared: bool) -> tuple[Table, Table, Table]:
     return files, chunks, meta
 
 
-_FILE_COLUMNS = ("sha256", "name", "path", "format", "size", "pages", "chunks", "added_at", "state", "chunking")
+_FILE_COLUMNS = ("sha256", "name", "path", "format", "size", "pages", "chunks", "added_at", "state", "chunking",
+                 "loader_version")
 
 
 class Catalog:
@@ -153,16 +156,15 @@ class Catalog:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
-            if "chunking" not in {row[1] for row in db.execute("PRAGMA table_info(files)")}:
-                try:  # a catalog from before per-file chunking records
-                    db.execute("ALTER TABLE files ADD COLUMN chunking TEXT")
-                except sqlite3.OperationalError:
-                    pass  # another process added it just now
-            chunk_columns = {row[1] for row in db.execute("PRAGMA table_info(chunks)")}
-            for column, kind in (("heading", "TEXT NOT NULL DEFAULT ''"), ("ocr", "INTEGER NOT NULL DEFAULT 0")):
-                if column not in chunk_columns:
-                    try:  # a catalog from before the column: its chunks have the default until re-indexed
-                        db.execute(f"ALTER TABLE chunks ADD COLUMN {column} {kind}")
+            # A catalog from before a column: its rows get the default until re-indexed (files:
+            # loader version 0, so they count as "to re-index"; chunks: no heading, not OCR).
+            for table, column, kind in (("files", "chunking", "TEXT"),
+                                        ("files", "loader_version", "INTEGER NOT NULL DEFAULT 0"),
+                                        ("chunks", "heading", "TEXT NOT NULL DEFAULT ''"),
+                                        ("chunks", "ocr", "INTEGER NOT NULL DEFAULT 0")):
+                if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+                    try:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
                     except sqlite3.OperationalError:
                         pass  # another process added it just now
         finally:
@@ -296,10 +298,12 @@ class Catalog:
             conn.execute(self.db.upsert(self.meta_t, [*self._key(), "key"],
                                         {**self._key(), "key": self.CHUNKING, "value": cs.tag}, ["value"]))
 
-    def files_chunked_otherwise(self, cs: ChunkSettings) -> list[FileRecord]:
-        """Ready files cut with other settings than ``cs`` (what a re-index would change)."""
+    def files_cut_otherwise(self, cs: ChunkSettings, loader_version: int) -> list[FileRecord]:
+        """Ready files cut with other settings than ``cs``, or by loaders older than
+        ``loader_version`` (what a re-index would change)."""
         f = self.files_t
-        return self._files(f.c.state == "ready", (f.c.chunking.is_(None)) | (f.c.chunking != cs.tag))
+        return self._files(f.c.state == "ready", f.c.chunking.is_(None) | (f.c.chunking != cs.tag)
+                           | (f.c.loader_version < loader_version))
 
     @property
     def generation(self) -> int:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Iterable
 
+import loaders
 from loaders import LoadError, SentenceChunker, load_file, with_heading
 
 from .catalog import ChunkSettings
@@ -66,6 +67,7 @@ class PreparedFile:
     indexed: list[str]  # each text with its heading path: what is embedded and keyword-indexed
     tokens: list[str] = field(default_factory=list)  # keyword tokens: FilePreparer.tokenize, at write
     chunking: str | None = None  # ChunkSettings.tag of the chunker used
+    loader_version: int = 0  # loaders.LOADER_VERSION of the loaders and chunker used
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (en, zh): caps that applied
 
 
@@ -223,6 +225,7 @@ class FilePreparer:
             metadatas=[{k: v for k, v in c.metadata.items() if v is not None} for c in chunks],
             indexed=indexed[:len(texts)],
             chunking=ChunkSettings(chunker.sentences_per_chunk, chunker.overlap).tag,
+            loader_version=loaders.LOADER_VERSION,
             warnings=warnings,
         )
 

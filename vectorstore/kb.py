@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from common.user_error import UserError
+import loaders
 from loaders import SentenceChunker
 
 from .catalog import Catalog, ChunkRecord, ChunkSettings, FileRecord
@@ -134,13 +135,15 @@ class KnowledgeBase:
         return self.catalog.chunk_settings()
 
     def files_to_reindex(self) -> list[FileRecord]:
-        """Stored files cut with other settings than the current ones, whose originals are still
-        there to be cut again (a re-index keeps the others as they are)."""
-        return [r for r in self.catalog.files_chunked_otherwise(self.chunk_settings())
+        """Stored files cut with other settings than the current ones, or by an older version of
+        the loaders (loaders.LOADER_VERSION), whose originals are still there to be cut again (a
+        re-index keeps the others as they are)."""
+        # Read at call time (not imported by value): the one source, which tests may lower.
+        return [r for r in self.catalog.files_cut_otherwise(self.chunk_settings(), loaders.LOADER_VERSION)
                 if Path(r.path).is_file()]
 
     def reindex_pending(self) -> bool:
-        """The chunking was changed but some stored files are still cut the old way."""
+        """Some stored files are still cut the old way: with other chunking, or by older loaders."""
         return bool(self.files_to_reindex())
 
     def set_chunking(self, sentences: int, overlap: int) -> bool:

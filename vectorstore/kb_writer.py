@@ -77,7 +77,7 @@ class KBWriter:
                     for _, p, _ in fresh:
                         self.catalog.begin_file(FileRecord(p.sha, p.name, p.path, p.format, p.size,
                                                            p.pages, len(p.ids), now(), "pending",
-                                                           p.chunking))
+                                                           p.chunking, p.loader_version))
                 self.store.add(self.collection, [c for _, p, _ in fresh for c in p.ids],
                                [v for _, p, _ in fresh for v in p.vectors],
                                [t for _, p, _ in fresh for t in p.texts],

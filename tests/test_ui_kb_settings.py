@@ -85,6 +85,35 @@ def test_changed_splitting_is_saved_shown_as_pending_and_applied_by_reindex_now(
     assert not open_kb(app_env).reindex_pending()
 
 
+def test_documents_split_by_older_loaders_are_shown_as_pending_and_applied_by_reindex_now(
+        app_env, tmp_path, monkeypatch):
+    import loaders
+
+    doc = tmp_path / "docs" / "parking.txt"
+    doc.parent.mkdir()
+    doc.write_bytes(rules(12))
+    kb = open_kb(app_env)
+    with monkeypatch.context() as older:  # stored by the loaders of an earlier release
+        older.setattr(loaders, "LOADER_VERSION", loaders.LOADER_VERSION - 1)
+        kb.ingest([doc])
+    kb.close()
+
+    at = start()
+    pending = [w.value for w in at.sidebar.warning]
+    # The splitting did not change: the note names the readers, not new splitting settings.
+    assert len(pending) == 1 and "1 document(s) already here were split by an older version of the document readers" in pending[0]
+    assert "new splitting" not in pending[0]
+    assert any("older version of the document readers: press “Re-index all documents”" in w.value
+               for w in at.main.warning)
+    assert not any("Every document is split" in c.value for c in at.caption)
+
+    at.button(key="reindex_apply").click().run()
+    assert not at.exception
+    assert any("Re-indexed: 1 document(s)" in m for m in shown(at))
+    assert not at.sidebar.warning and not at.main.warning
+    assert not open_kb(app_env).reindex_pending()
+
+
 def test_an_overlap_not_below_the_sentences_gets_a_plain_message_and_is_not_saved(app_env):
     at = start()
     at.number_input(key="chunk_sentences:default").set_value(3).run()

@@ -162,9 +162,13 @@ STRINGS: dict[str, dict[str, str]] = {
                               "已有的 {files} 个文件仍按旧设置切分，重新索引后才会生效。",
                         "en": "The new splitting ({n} sentences per passage, {k} shared) is saved and new uploads use it; "
                               "{files} document(s) already here keep the old splitting until you re-index."},
+    "reindex_pending_loaders": {"zh": "已有的 {files} 个文件是由旧版文档读取程序切分的，重新索引后才会按新版重新切分。",
+                                "en": "{files} document(s) already here were split by an older version of the "
+                                      "document readers; re-index to split them again with the current one."},
     "reindex_apply": {"zh": "立即重新索引以应用", "en": "Re-index now to apply"},
-    "reindex_pending_kb": {"zh": "分段设置已更改：点击“重新建立索引”，让已有文件也按新设置切分。",
-                           "en": "The splitting settings were changed: press “Re-index all documents” to apply them to the documents already here."},
+    "reindex_pending_kb": {"zh": "部分已有文件仍按旧的分段设置或由旧版文档读取程序切分：点击“重新建立索引”，让它们按现在的设置重新切分。",
+                           "en": "Some documents here are still split with older settings or by an older version of "
+                                 "the document readers: press “Re-index all documents” to split them again."},
     "reindex_doc": {"zh": "重新索引选中的文件", "en": "Re-index the chosen document"},
     "working_on_files": {"zh": "正在处理 {n} 个文件…", "en": "Working on {n} files…"},
     "upload_summary": {"zh": "{n} 个文件：{ok} 个已收录，{same} 个已在知识库中，{bad} 个无法读取。",

@@ -104,11 +104,16 @@ def _chunking(kb, lang: str) -> None:
 
 
 def _reindex_note(kb, lang: str) -> None:
-    """When the stored files are still split the old way: say so, and offer to fix it now."""
+    """When the stored files are still split the old way (other settings, or an older version
+    of the document readers): say so, and offer to fix it now."""
     saved, stale = kb.chunk_settings(), kb.files_to_reindex()
     if not stale:
         return
-    st.warning(t("reindex_pending", lang, n=saved.sentences, k=saved.overlap, files=len(stale)), icon="🔄")
+    resplit = sum(r.chunking != saved.tag for r in stale)
+    said = [t("reindex_pending", lang, n=saved.sentences, k=saved.overlap, files=resplit)] if resplit else []
+    if len(stale) > resplit:  # the others are due only because the readers changed since
+        said.append(t("reindex_pending_loaders", lang, files=len(stale) - resplit))
+    st.warning("\n\n".join(said), icon="🔄")
     if st.button(t("reindex_apply", lang), type="primary", key="reindex_apply"):
         names = sorted({r.name for r in stale})  # only what the change concerns
         results = run_batch(t("reindex", lang),

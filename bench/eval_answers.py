@@ -68,13 +68,13 @@ def sample(items: list[dict], laws: set[str]) -> list[dict]:
     return sorted(chosen, key=lambda i: i["qid"]) + [i for i in items if i["type"] == "unanswerable"]
 
 
-def ask(kb, llm, item: dict, k: int, passage_chars: int | None) -> dict:
+def ask(kb, llm, item: dict, k: int, passage_chars: int | None, expand: int = 0, guess: bool = True) -> dict:
     from chains.chat_session import ChatSession
     # The dev set's history holds questions only: they seed the conversation with empty answers
     # (as in bench/eval_rag.py), so the follow-up is rewritten from them by the real chain.
     history = [(turn["question"], "") for turn in item.get("history", [])]
     session = ChatSession(kb, llm, store=None, conversation_id=None, k=k, history=history,
-                          passage_chars=passage_chars)
+                          passage_chars=passage_chars, expand=expand, guess=guess)
     answer = session.ask(item["question"])
     return {"answer": answer.text, "refused": answer.refused, "timings": answer.timings,
             "standalone": getattr(answer, "standalone_question", None),
@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="1.5b", help="embedded GGUF model (default: the app's default)")
     parser.add_argument("--max-new-tokens", type=int, default=200)
     parser.add_argument("-k", type=int, default=5)
+    parser.add_argument("--expand", type=int, default=0, help="neighbouring passages merged into each hit")
+    parser.add_argument("--no-guess", action="store_true",
+                        help="no second search in the documents' wording when the first is weak")
     parser.add_argument("--passage-chars", type=int, default=None,
                         help="focus each passage to N characters for the model (0: whole passages; default: the app's)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -114,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         kb = KnowledgeBase("laws", KBConfig(home=home))
         kb.ingest([Path(item.files["docx"]) for item in render_laws(names)])
         for n, item in enumerate(items, 1):
-            got = ask(kb, llm, item, args.k, args.passage_chars)
+            got = ask(kb, llm, item, args.k, args.passage_chars, args.expand, not args.no_guess)
             row = {"qid": item["qid"], "type": item["type"], "question": item["question"],
                    "reference": item.get("answer", ""), **got}
             if item["type"] != "unanswerable":
@@ -145,7 +148,7 @@ def write(args, argv, machine: dict, names: list[str], rows: list[dict], started
     write_json(args.out, {
         "benchmark": "eval_answers", "command": command_line("bench.eval_answers", argv),
         "complete": final, "model": args.model, "max_new_tokens": args.max_new_tokens, "k": args.k,
-        "passage_chars": args.passage_chars,
+        "passage_chars": args.passage_chars, "expand": args.expand, "guess": not args.no_guess,
         "laws": len(names), "machine": finish_facts(dict(machine)) if final else machine,
         "summary": summary, "items": rows,
     })

@@ -148,6 +148,36 @@ def evaluate(kb, settings: dict, questions: list[dict], articles) -> dict:
             "per_question": per_question}
 
 
+def evaluate_guess(kb, model: str, questions: list[dict], articles) -> dict:
+    """The chat chain's own search (GroundedAnswerer.find, k=5 as in the app, the floor on): a
+    weak search is repeated in the documents' wording (chains/passage_guess.py) and fused in.
+    Only 5 passages come back, so its MRR@10 counts ranks 1-5. Also: how many questions were
+    weak, and the model's seconds on them."""
+    from chains.grounded_answer import Answer, GroundedAnswerer
+    from docchat.settings import get_settings
+    from llm.factory import make_llm
+    answerer = GroundedAnswerer(kb, make_llm(get_settings(), llm="gguf", gguf_model=model, temperature=0.0),
+                                k=5, translate=False)
+    per_question, seconds, started = [], [], time.perf_counter()
+    for q in questions:
+        answer = Answer(q["query"])
+        row = {"qid": q["qid"], "type": q["type"], **score(answerer.find(q["query"], answer), q["relevant"], articles)}
+        if "guess_s" in answer.timings:
+            seconds.append(answer.timings["guess_s"])
+        row["guessed"] = "guess_s" in answer.timings
+        per_question.append(row)
+    elapsed = time.perf_counter() - started
+    groups = {"all": per_question, "standalone": [r for r in per_question if r["type"] != "followup"],
+              "followup+history": [r for r in per_question if r["type"] == "followup"]}
+    summary = {name: {m: mean(r[m] for r in rows) for m in ("recall@5", "hit@5", "mrr@10")} | {"n": len(rows)}
+               for name, rows in groups.items()}
+    seconds.sort()
+    return {"settings": {"chain": "GroundedAnswerer.find", "guess_model": model},
+            "summary": summary, "ms_per_query": round(1000 * elapsed / len(questions), 1),
+            "weak": len(seconds), "guess_s_median": round(seconds[len(seconds) // 2], 2) if seconds else None,
+            "per_question": per_question}
+
+
 def rewrite_followups(questions: list[dict], model: str) -> list[dict]:
     """Rewrites each follow-up from its history with the chat chain's QuestionRewriter (the
     dev set's history has questions only, so the answers are left empty) and stores the
@@ -213,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="chunk budget in characters (default: the project default)")
     parser.add_argument("--no-pack", action="store_true",
                         help="every section a chunk of its own (no packing of short neighbours)")
+    parser.add_argument("--guess-model", default="1.5b",
+                        help="model of the weak-search guess row (hybrid+guess; 'none' skips it)")
     parser.add_argument("--rewrite-model", default="1.5b",
                         help="GGUF model that rewrites follow-ups (the chat chain's rewriter), or 'none'")
     args = parser.parse_args(argv)
@@ -237,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         if bad:
             raise SystemExit(f"ingest failed: {bad}")
         rows = {name: evaluate(kb, settings, answerable, articles) for name, settings in SETUPS.items()}
+        if args.guess_model != "none":
+            rows["hybrid+guess"] = evaluate_guess(kb, args.guess_model, answerable, articles)
         if not args.no_variants:
             rows |= {name: evaluate(kb, settings, answerable, articles) for name, settings in VARIANTS.items()}
         floor = floor_report(kb, answerable, unanswerable, args.min_score,

@@ -37,13 +37,16 @@ class ChatSession:
                  conversation_id: str | None = None, queue: AnswerQueue | None = None, k: int = 5,
                  expand: int = 0, history_budget_tokens: int = HISTORY_BUDGET_TOKENS,
                  history: list[tuple[str, str]] | None = None, owner: str | None = None,
-                 faq: bool = True, reranker=None, passage_chars: int | None = PASSAGE_CHARS):
+                 faq: bool = True, reranker=None, passage_chars: int | None = PASSAGE_CHARS,
+                 guess: bool = True):
         """``conversation_id`` resumes a stored conversation (ConversationNotFound if unknown);
         without one, a new conversation is stored at the first answered question. ``history``
         seeds the memory without a store (``docchat ask --history``)."""
         self.kb, self.llm, self.store, self.queue, self.owner = kb, llm, store, queue, owner
         self.faq = faq  # answer FAQ-list questions from their paired answer (chains/faq.py)
-        self.answerer = GroundedAnswerer(kb, llm, k=k, expand=expand, reranker=reranker, passage_chars=passage_chars)
+        # ``guess``: a weak search is repeated in the documents' wording (chains/passage_guess.py).
+        self.answerer = GroundedAnswerer(kb, llm, k=k, expand=expand, reranker=reranker, passage_chars=passage_chars,
+                                         guess=guess)
         self.rewriter = QuestionRewriter(llm)
         self.memory = ConversationMemory(history_budget_tokens, token_counter(llm))
         self.conversation_id = conversation_id

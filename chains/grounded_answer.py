@@ -19,6 +19,7 @@ from vectorstore.retrievers import HybridRetriever
 
 from .claim_check import CheckedStream
 from .language import question_language
+from .passage_guess import PassageGuesser
 from .prompts import NOT_FOUND, grounded_prompt
 from .query_translation import QueryTranslator
 
@@ -75,11 +76,13 @@ class Answer:
 
 class GroundedAnswerer:
     def __init__(self, kb: KnowledgeBase, llm: LLM, k: int = 5, expand: int = 0, reranker=None,
-                 passage_chars: int | None = PASSAGE_CHARS, translate: bool = True):
+                 passage_chars: int | None = PASSAGE_CHARS, translate: bool = True, guess: bool = True):
         self.kb, self.llm, self.k, self.passage_chars = kb, llm, k, passage_chars
         # A question in one language about documents in another is searched in both
         # (chains/query_translation.py).
         self.translator = QueryTranslator(llm) if translate and llm is not None else None
+        # A weak search is repeated in the documents' own wording (chains/passage_guess.py).
+        self.guesser = PassageGuesser(llm) if guess and llm is not None else None
         # Hybrid (dense + keyword) with a relevance floor: an off-topic question retrieves
         # nothing, and then the answer is an honest "not found" without asking the model.
         # ``reranker`` (vectorstore.rerank, off by default) reorders the fused candidates.
@@ -101,9 +104,7 @@ class GroundedAnswerer:
         answer = answer if answer is not None else Answer(question)
         lang = lang or question_language(question)
         start = time.perf_counter()
-        hits = self.retriever.retrieve_hits(query or question)
-        answer.timings["retrieve_s"] = time.perf_counter() - start
-        hits = self._across_languages(query or question, hits, answer)
+        hits = self.find(query or question, answer, lang)
         answer.evidence = hits
         # When the page (or `docchat ask --json`) can show the passages: before the model starts.
         answer.timings["evidence_s"] = time.perf_counter() - start
@@ -146,18 +147,34 @@ class GroundedAnswerer:
         yield from checked.finish()
         answer.text, answer.sources, answer.partial = result.text, result.sources, result.partial
 
-    def _across_languages(self, query: str, hits: list[Hit], answer: Answer) -> list[Hit]:
-        """The hits, fused with those of the query translated into the passages' language when
-        most passages found are in another language than the query."""
+    def find(self, query: str, answer: Answer | None = None, lang: str | None = None) -> list[Hit]:
+        """The passages to answer from: the search, then, when needed, a second search fused in
+        (the query translated into the passages' language, or else, when the first search was
+        weak, in the documents' wording). Timings go to ``answer``."""
+        answer = answer if answer is not None else Answer(query)
+        start = time.perf_counter()
+        # Twice as deep as shown: a passage both searches rank 6th-10th can beat one that only
+        # one of them ranks first, once they are fused.
+        found = self.retriever.retrieve(query, 2 * self.k)
+        answer.timings["retrieve_s"] = time.perf_counter() - start
+        hits = found.hits[: self.k]
         target = self.translator.needed(query, hits) if self.translator is not None else None
-        if target is None:
-            return hits
-        translation = self.translator.translate(query, target)
-        answer.timings["translate_s"] = translation.seconds
-        if translation.text is None:
-            return hits
-        log.info("searched also as %r", translation.text)
-        return self.retriever.fuse_with(hits, translation.text)
+        if target is not None:  # a question in one language about documents in another
+            translation = self.translator.translate(query, target)
+            return self._fused(found.hits, translation.text, answer, "translate_s", translation.seconds)
+        if found.weak and self.guesser is not None:  # everyday words, formal documents
+            guess = self.guesser.guess(query, lang or question_language(query))
+            return self._fused(found.hits, guess.text, answer, "guess_s", guess.seconds)
+        return hits
+
+    def _fused(self, hits: list[Hit], wording: str | None, answer: Answer, timing: str, seconds: float) -> list[Hit]:
+        """The best k of ``hits`` fused with those found for another ``wording`` of the query
+        (None: no usable one, the hits alone)."""
+        answer.timings[timing] = seconds
+        if wording is None:
+            return hits[: self.k]
+        log.info("searched also as %r", wording)
+        return self.retriever.fuse_with(hits, wording, self.k)
 
     def ask(self, question: str) -> Answer:
         answer = Answer(question)

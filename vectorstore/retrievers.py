@@ -36,7 +36,7 @@ floor is still decided on the dense similarity, before reranking.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
@@ -62,6 +62,22 @@ DEFAULT_POOL = 30
 _SEARCHES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="docchat-keyword-search")
 MIN_OVERLAP_CHARS = 2  # a whole sentence is shared; even "是。" is two characters
 RRF_K = 60
+# How many of each ranking's best passages are compared to tell whether the two agree.
+AGREEMENT_DEPTH = 5
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """The passages found for a query, and how many of the dense ranking's best
+    ``AGREEMENT_DEPTH`` the keyword ranking also puts in its best ``AGREEMENT_DEPTH`` (None when
+    only one ranking ran, or nothing was found). When the two share none, neither the meaning
+    nor the words pointed clearly at a passage: the search was weak (chains/passage_guess.py)."""
+    hits: list[Hit]
+    agreement: int | None = None
+
+    @property
+    def weak(self) -> bool:
+        return bool(self.hits) and self.agreement == 0
 
 
 def weighted_score_fusion(dense: list[Hit], keyword: list[Hit], dense_weight: float) -> list[tuple[str, float]]:
@@ -119,12 +135,18 @@ class HybridRetriever(BaseRetriever):
 
     # --- public ----------------------------------------------------------------------------
     def retrieve_hits(self, query: str, k: int | None = None) -> list[Hit]:
-        return [hit for hit, _ in self._passages(query, k)]
+        return self.retrieve(query, k).hits
+
+    def retrieve(self, query: str, k: int | None = None) -> Retrieval:
+        """The passages, with how far the dense and keyword rankings agreed on them."""
+        passages, agreement = self._passages_agreement(query, k)
+        return Retrieval([hit for hit, _ in passages], agreement)
 
     def fuse_with(self, hits: list[Hit], query: str, k: int | None = None) -> list[Hit]:
-        """``hits`` (found for one wording of a question) fused by RRF with those found for
-        another wording (``query``: its translation), best ``k``: fusion stays in the retriever."""
-        more = self.retrieve_hits(query, k)
+        """``hits`` (found for one wording of a question) fused by RRF with as many found for
+        another wording (``query``: its translation, or the documents' wording), best ``k``:
+        fusion stays in the retriever."""
+        more = self.retrieve_hits(query, max(len(hits), k or self.k))
         by_id = {h.chunk_id: h for h in more + hits}
         fused = reciprocal_rank_fusion([[h.chunk_id for h in hits], [h.chunk_id for h in more]])
         return [by_id[chunk_id] for chunk_id, _ in fused[: k or self.k]]
@@ -149,7 +171,7 @@ class HybridRetriever(BaseRetriever):
     # this call's results, as LangChain's retrievers do.
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
                                 k: int | None = None) -> list[Document]:
-        return [to_document(hit, window) for hit, window in self._passages(query, k)]
+        return [to_document(hit, window) for hit, window in self._passages_agreement(query, k)[0]]
 
     async def _aget_relevant_documents(self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun,
                                        k: int | None = None) -> list[Document]:
@@ -157,21 +179,25 @@ class HybridRetriever(BaseRetriever):
                                      run_manager=run_manager.get_sync(), k=k)
 
     # --- steps -----------------------------------------------------------------------------
-    def _passages(self, query: str, k: int | None = None) -> list[tuple[Hit, list[str]]]:
+    def _passages_agreement(self, query: str, k: int | None = None) -> tuple[list[tuple[Hit, list[str]]], int | None]:
         k = self.k if k is None else k
         if k < 1 or not query.strip():
-            return []
+            return [], None
         # Extra candidates: with expansion, hits already inside a better passage are skipped.
         want = k * (2 if self.expand else 1)
-        hits = self.candidates(query, want)
+        hits, agreement = self._candidates(query, want)
         if not hits:
-            return []
+            return [], None
         if not self.expand:
-            return [(hit, [hit.chunk_id]) for hit in hits[:k]]
-        return self._expand(hits, k)
+            return [(hit, [hit.chunk_id]) for hit in hits[:k]], agreement
+        return self._expand(hits, k), agreement
 
     def candidates(self, query: str, k: int) -> list[Hit]:
         """Fused candidates, best first; [] when the floor says the question is off-topic."""
+        return self._candidates(query, k)[0]
+
+    def _candidates(self, query: str, k: int) -> tuple[list[Hit], int | None]:
+        """``candidates`` and the agreement of the two rankings (``Retrieval``)."""
         if self.mode not in ("dense", "keyword", "hybrid"):
             raise ValueError(f"unknown retrieval mode {self.mode!r}")
         pool = max(self.pool, k)
@@ -180,7 +206,7 @@ class HybridRetriever(BaseRetriever):
         # vector, so the FAQ match of the same turn does not embed it again).
         ready = self.kb.ready(self.sources)
         if not ready:
-            return []
+            return [], None
         want_dense, want_keyword = self.mode != "keyword" or floor, self.mode != "dense" or floor
         dense_size = pool if self.mode != "keyword" else 1  # keyword mode: for the floor only
         keyword_size = pool if self.mode != "dense" else 1  # dense mode: for the floor only
@@ -199,13 +225,14 @@ class HybridRetriever(BaseRetriever):
         dense, keyword = self.kb.hits(dense_ranked, keyword_ranked, ready=ready)
         if floor and self.off_topic(dense[0].score if dense else None, bool(keyword)) \
                 and not verbatim_match(query, keyword):
-            return []
+            return [], None
         # With a reranker, a wider pool is cut to k only after it has reordered it.
         cut = max(k, self.rerank_pool) if self.reranker is not None else k
         if self.mode == "dense":
-            return self._rerank(query, dense[:cut], k)
+            return self._rerank(query, dense[:cut], k), None
         if self.mode == "keyword":
-            return self._rerank(query, keyword[:cut], k)
+            return self._rerank(query, keyword[:cut], k), None
+        agreement = len({h.chunk_id for h in dense[:AGREEMENT_DEPTH]} & {h.chunk_id for h in keyword[:AGREEMENT_DEPTH]})
         by_id = {h.chunk_id: h for h in keyword} | {h.chunk_id: h for h in dense}
         keyword = keyword[: self.keyword_pool or pool]
         if self.fusion == "score":
@@ -213,7 +240,7 @@ class HybridRetriever(BaseRetriever):
         else:
             fused = reciprocal_rank_fusion([[h.chunk_id for h in dense], [h.chunk_id for h in keyword]],
                                            self.rrf_k, list(self.weights))[:cut]
-        return self._rerank(query, [replace(by_id[cid], score=round(score, 6)) for cid, score in fused], k)
+        return self._rerank(query, [replace(by_id[cid], score=round(score, 6)) for cid, score in fused], k), agreement
 
     def _rerank(self, query: str, hits: list[Hit], k: int) -> list[Hit]:
         """The reranker's order of the candidate pool (when one is set), cut to k."""

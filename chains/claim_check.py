@@ -2,10 +2,11 @@
 
 The model's text streams in token by token; ``CheckedStream`` holds it back until a sentence is
 complete, then checks that sentence:
-- every figure it states (numbers with units, exact numbers, dates, frequencies; see
+- every figure it states (numbers with units, exact numbers, dates, frequencies, a zero; see
   chains/grounding.py) must be in a passage, else the sentence is a claim from memory;
 - some passage must support it: the passage its [n] cites, or else the one that holds its
-  figures or most of its words. Its [n] is then set to that passage, numbered in the order the
+  figures or most of its words. A figure stated for a whole year is not supported by a passage
+  about part of one (a quarter, a half year). Its [n] is then set to that passage, numbered in the order the
   sources are listed, so the [n] in the text and the source list always match.
 A sentence that passes is shown; the first one that fails ends the answer (generation stops),
 and nothing is ever taken back: if no sentence passed, the answer is the honest "not found";
@@ -174,6 +175,8 @@ class ClaimChecker:
             if len(_words(sentence)) < 2:  # a bare "1" is no sentence to check
                 return 0.0
             return 1.0 if numbers and all(_number_in(n, self._canonical[i]) for n in numbers) else 0.0
+        if figures and _FULL_YEAR.search(sentence) and self._part_year_only(i):
+            return 0.0
         holds_figures = bool(figures) and all(self._holds(f, sentence, i) for f in figures)
         if holds_figures and not self._figures_in_context(sentence, figures, i):
             return 0.0
@@ -181,6 +184,14 @@ class ClaimChecker:
         if holds_figures and share >= MIN_OVERLAP_WITH_FIGURES:
             return 1.0 + share
         return share if share >= MIN_OVERLAP else 0.0
+
+    def _part_year_only(self, i: int) -> bool:
+        """Passage i (its heading path and table captions included) speaks of part of a year (a
+        quarter, a half) and nowhere of a whole one: its figures are no full-year figures
+        ("东北电气2019年全年的净利润是…" from a first-quarter report; "Nespresso's sales for the
+        full year 2023" from a January–June table)."""
+        text = f"{self.hits[i].heading}\n{self.hits[i].text}"
+        return bool(_PART_YEAR.search(text)) and not _FULL_YEAR.search(text)
 
     def _restated(self, figure: str, i: int) -> bool:
         """A figure the question itself states, repeated in the answer, is found when its number
@@ -276,6 +287,14 @@ def _kind(figure: str) -> str:
 
 
 _YEAR = re.compile(r"^(19|20)\d\d$")
+# A sentence about a whole year, and passages about part of one (quarters, halves, months).
+_FULL_YEAR = re.compile(r"全年|整年|全年度|\bfull[- ]year\b|\bwhole year\b|\bfor the year\b|\bannual (?:sales|revenue|profit|results?)\b",
+                        re.IGNORECASE)
+_PART_YEAR = re.compile(
+    r"[一二三四1-4１-４]季度|季报|半年|前三季度|\d{1,2}\s*[-–~至]\s*\d{1,2}\s*月|"
+    r"\bQ[1-4]\b|\b(?:first|second|third|fourth) quarter\b|\bquarterly\b|\b(?:first|second) half\b|\bhalf[- ]year|"
+    r"\b(?:three|six|nine) months\b|\bJanuary\s*[–-]\s*(?:March|June|September)\b|\bH[12]\b",
+    re.IGNORECASE)
 _RECORD = re.compile(r"[^;:\n]+: [^;\n]+; [^;:\n]+: ")  # two named cells: "Team: Blues; Location: STL"
 RIVAL_MARGIN = 2  # words (Chinese: character pairs) another row must name beyond the figure's own
 

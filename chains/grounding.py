@@ -42,6 +42,15 @@ CLAIM = re.compile(
     re.IGNORECASE)
 
 
+# "研发投入是零", "R&D spending was zero": a figure too, though it has no digits and no unit. It
+# is found in a passage that states a zero of its own (零, 0, 0.00, zero, nil), never inside a
+# longer number (一百零五, 10).
+_ZERO_CLAIM = re.compile(rf"(?<=[是为])\s*[零0](?![{_CN_DIGITS}十百千万亿点.\d])|\b(?:is|was|were|are|of|at)\s+(?:zero|nil)\b",
+                         re.IGNORECASE)
+_ZERO_STATED = re.compile(r"(?<![\d.])0(?:\.0+)?(?![\d.])|\b(?:zero|nil)\b", re.IGNORECASE)
+ZERO = "零"
+
+
 def chinese_numeral(n: int) -> str:
     """0..99999 in Chinese numerals (十二, 三十九, 一百零五), the form statutes use."""
     digits, out, zero = str(n), "", False
@@ -97,7 +106,9 @@ def stated_numbers(answer: str, question: str = "") -> list[str]:
     for claim in [re.sub(r"\s+", "", m) for m in CLAIM.findall(unified)] + precise:
         if not any(claim in f for f in found):
             found.append(claim)
-    return [n for n in dict.fromkeys(found) if n not in asked]
+    if _ZERO_CLAIM.search(answer) or _ZERO_CLAIM.search(unified):
+        found.append(ZERO)
+    return [n for n in dict.fromkeys(found) if n not in asked or n == ZERO]
 
 
 # A number precise enough to be found without its unit: a decimal, six digits and more, or a
@@ -119,6 +130,9 @@ def figure_in(figure: str, canonical_text: str, spaced_text: str | None = None) 
     """Whether a stated figure is in a passage (both canonical). A precise number also counts
     without its unit: tables put the unit in the header ("营业收入（元）… 4,755,785.11",
     "股东总数 79,053"), the answer after the number ("4,755,785.11元", "79,053户")."""
+    if figure == ZERO:
+        return (re.search(standalone(ZERO), canonical_text) is not None
+                or _ZERO_STATED.search(spaced_text if spaced_text is not None else canonical_text) is not None)
     if figure in canonical_text:
         return True
     exact = _EXACT.match(figure)

@@ -272,3 +272,36 @@ def test_a_figure_from_last_years_table_is_not_this_years():
     checker = ClaimChecker("What were Nespresso's sales in the first half of 2023?", [tables])
     assert not checker.check("Nespresso's sales in the first half of 2023 were 3190 million CHF [1].").ok
     assert checker.check("Nespresso's sales in the first half of 2023 were 3128 million CHF [1].").ok
+
+
+def test_zero_is_a_claim_that_a_passage_must_state():
+    """"研发投入是零" has no digit and no unit, yet it is a figure: shown only when a passage
+    states a zero of its own, never read out of a longer number (一百零五, 10)."""
+    assert "零" in stated_numbers("东北电气2018年第一季度的研发投入是零[1]。")
+    assert stated_numbers("研发投入为0。") == ["零"] and stated_numbers("R&D spending was zero [1].") == ["零"]
+    assert "零" not in stated_numbers("共有一百零五人。") + stated_numbers("零售额增长了。")
+    report = [hit(7, "东北电气发展股份有限公司 2018年第一季度报告\n营业收入（元）: 本报告期 4,755,785.11; 上年同期 5,699,227.63")]
+    shown, stream = run("东北电气2018年第一季度的研发投入是多少？", "东北电气2018年第一季度的研发投入是零[1]。", report)
+    assert shown == [] and stream.result.missing == ["零"]
+    stated = [hit(8, "研发费用（元）: 本报告期 0.00; 上年同期 0.00")]
+    shown, _ = run("本报告期研发费用是多少？", "本报告期研发费用为0[1]。", stated)
+    assert shown and "0" in "".join(shown)
+
+
+def test_a_full_year_figure_is_not_read_from_a_quarter_or_a_half_year():
+    """A figure stated for a whole year needs a passage about a whole year: a first-quarter
+    report's or a January–June table's figures are not the year's."""
+    quarter = [Hit("sha:9", "q1.pdf", 3, "净利润（元）: 本报告期 3,144,125.23; 上年同期 2,010,000.00", 0.5, "sha", 9,
+                   "东北电气发展股份有限公司 2019 年第一季度报告全文 › 一、主要财务数据")]
+    shown, stream = run("东北电气2019年全年的净利润是多少？", "东北电气2019年全年的净利润是3,144,125.23元[1]。", quarter)
+    assert shown == [] and not stream.result.text
+    shown, _ = run("东北电气2019年第一季度的净利润是多少？", "东北电气2019年第一季度的净利润是3,144,125.23元[1]。", quarter)
+    assert shown and "3,144,125.23" in "".join(shown)
+    half = [hit(10, "[Segments · In millions of CHF January–June 2023] Nespresso; Sales: 3190")]
+    shown, _ = run("What were Nespresso's sales for the full year 2023?",
+                   "Nespresso's sales for the full year 2023 were 3190 million CHF [1].", half, lang="en")
+    assert shown == []
+    year = [hit(11, "[Segments · In millions of CHF, full year 2023] Nespresso; Sales: 6420")]
+    shown, _ = run("What were Nespresso's sales for the full year 2023?",
+                   "Nespresso's sales for the full year 2023 were 6420 million CHF [1].", year, lang="en")
+    assert shown

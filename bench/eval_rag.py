@@ -120,6 +120,12 @@ def mean(values) -> float:
     return round(sum(values) / len(values), 4) if values else float("nan")
 
 
+def summarise(groups: dict[str, list[dict]]) -> dict:
+    """recall@5, hit@5, MRR@10 (means) and n of each group of per-question rows."""
+    return {name: {m: mean(r[m] for r in rows) for m in ("recall@5", "hit@5", "mrr@10")} | {"n": len(rows)}
+            for name, rows in groups.items()}
+
+
 def evaluate(kb, settings: dict, questions: list[dict], articles) -> dict:
     retriever = HybridRetriever(kb=kb, k=10, min_score=None, **settings)
     per_question, started = [], time.perf_counter()
@@ -141,10 +147,8 @@ def evaluate(kb, settings: dict, questions: list[dict], articles) -> dict:
         "followup bare": [r["bare"] for r in followups],
         "followup rewritten": [r["rewritten"] for r in followups if "rewritten" in r],
     } | {kind: [r for r in per_question if r["type"] == kind] for kind in ("factual", "numeric", "procedure")}
-    summary = {name: {m: mean(r[m] for r in rows) for m in ("recall@5", "hit@5", "mrr@10")} | {"n": len(rows)}
-               for name, rows in groups.items()}
     return {"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
-            "summary": summary, "ms_per_query": round(1000 * elapsed / (len(questions) + len(followups)), 1),
+            "summary": summarise(groups), "ms_per_query": round(1000 * elapsed / (len(questions) + len(followups)), 1),
             "per_question": per_question}
 
 
@@ -169,11 +173,9 @@ def evaluate_guess(kb, model: str, questions: list[dict], articles) -> dict:
     elapsed = time.perf_counter() - started
     groups = {"all": per_question, "standalone": [r for r in per_question if r["type"] != "followup"],
               "followup+history": [r for r in per_question if r["type"] == "followup"]}
-    summary = {name: {m: mean(r[m] for r in rows) for m in ("recall@5", "hit@5", "mrr@10")} | {"n": len(rows)}
-               for name, rows in groups.items()}
     seconds.sort()
     return {"settings": {"chain": "GroundedAnswerer.find", "guess_model": model},
-            "summary": summary, "ms_per_query": round(1000 * elapsed / len(questions), 1),
+            "summary": summarise(groups), "ms_per_query": round(1000 * elapsed / len(questions), 1),
             "weak": len(seconds), "guess_s_median": round(seconds[len(seconds) // 2], 2) if seconds else None,
             "per_question": per_question}
 

@@ -106,8 +106,9 @@ def stated_numbers(answer: str, question: str = "") -> list[str]:
     for claim in [re.sub(r"\s+", "", m) for m in CLAIM.findall(unified)] + precise:
         if not any(claim in f for f in found):
             found.append(claim)
-    if _ZERO_CLAIM.search(answer) or _ZERO_CLAIM.search(unified):
+    if _ZERO_CLAIM.search(unified):
         found.append(ZERO)
+    # A zero is a claim even when the question holds a 零 (of 零售, 一百零五).
     return [n for n in dict.fromkeys(found) if n not in asked or n == ZERO]
 
 

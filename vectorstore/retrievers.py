@@ -192,12 +192,9 @@ class HybridRetriever(BaseRetriever):
             return [(hit, [hit.chunk_id]) for hit in hits[:k]], agreement
         return self._expand(hits, k), agreement
 
-    def candidates(self, query: str, k: int) -> list[Hit]:
-        """Fused candidates, best first; [] when the floor says the question is off-topic."""
-        return self._candidates(query, k)[0]
-
     def _candidates(self, query: str, k: int) -> tuple[list[Hit], int | None]:
-        """``candidates`` and the agreement of the two rankings (``Retrieval``)."""
+        """Fused candidates, best first ([] when the floor says the question is off-topic), and
+        the agreement of the two rankings (``Retrieval``)."""
         if self.mode not in ("dense", "keyword", "hybrid"):
             raise ValueError(f"unknown retrieval mode {self.mode!r}")
         pool = max(self.pool, k)

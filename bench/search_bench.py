@@ -63,7 +63,8 @@ def full_corpus_store(cache: Path, embeddings, model: str) -> Path:
     kb = KnowledgeBase(FULL_KB, KBConfig(home=home, embedding=model), embeddings=embeddings)
     results = kb.ingest([Path(item.files["docx"]) for item in rendered])
     kb.close()
-    failed = [r for r in results if r.status != "indexed"]
+    # "unchanged": already stored by an earlier run that stopped before COMPLETE was written.
+    failed = [r for r in results if r.status not in ("indexed", "unchanged")]
     if failed:
         raise RuntimeError(f"not indexed: {[(r.file, r.status, r.error) for r in failed][:5]}")
     (home / "COMPLETE").write_text(json.dumps({"ingest_s": round(time.perf_counter() - started, 1)}))

@@ -265,3 +265,47 @@ def _stop_and_second_question(pg):
         assert text.count(q) == 1, (q, text)
     assert text.index(first) < text.index(second) < text.index(third)
     assert text.count("(stopped: this is what was shown before it was stopped)") == 2, text
+
+
+def test_a_second_session_sees_its_place_in_line_and_then_its_answer(server):
+    """Two people on one server: while the model answers the first, the second sees how many
+    questions are ahead of theirs and about how long until theirs starts; then their answer
+    comes, and neither question is lost (issue 12's fair queue, in the real browser)."""
+    with chromium() as browser:
+        first_page, second_page = (browser.new_context().new_page() for _ in range(2))
+        for pg in (first_page, second_page):
+            pg.set_default_timeout(120_000)
+            pg.goto(server)
+            pg.get_by_test_id("stChatInputTextArea").wait_for()
+            wait_idle(pg)
+            go_to(pg, "💬 Chat")
+            pg.get_by_test_id("stSidebar").get_by_role("button", name="New conversation").click()
+            wait_idle(pg)
+        with screenshot_on_failure(second_page, "queue_second_session"):
+            _two_sessions_share_the_model(first_page, second_page)
+
+
+def _two_sessions_share_the_model(first_page, second_page):
+    first, second = "员工的年休假有几天？", "新员工试用期是多长时间？"
+    box = first_page.get_by_test_id("stChatInputTextArea")
+    box.fill(first)
+    box.press("Enter")
+    # The first page holds the model (its stop button shows while its answer is under way).
+    first_page.get_by_role("button", name="Stop").wait_for()
+    box = second_page.get_by_test_id("stChatInputTextArea")
+    box.fill(second)
+    box.press("Enter")
+    # Earlier tests answered on this server, so the page can also estimate the wait.
+    notice = second_page.get_by_text("1 question(s) ahead of yours")
+    notice.wait_for(timeout=60_000)
+    assert "s until it starts" in notice.inner_text()
+    for pg, question in ((first_page, first), (second_page, second)):
+        pg.wait_for_function(
+            "() => !document.body.innerText.includes('▌') && !document.body.innerText.includes('ahead of yours')"
+            " && !document.querySelector('[data-testid=stStatusWidgetRunningIcon]')", timeout=180_000)
+        wait_idle(pg)
+        text = chat_text(pg)
+        assert text.count(question) == 1, text
+        assert "stopped" not in text  # waiting in line never stops or drops a question
+        answer = pg.locator("[data-testid=stChatMessage]:has([data-testid=stChatMessageAvatarAssistant])").last
+        assert answer.inner_text().strip()

@@ -28,13 +28,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from bench.common import RESULTS, command_line, finish_facts, machine_facts, write_json  # noqa: E402
+from bench.common import (RESULTS, command_line, finish_facts, machine_facts, wait_until_serving,  # noqa: E402
+                          write_json)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = RESULTS / "cold_start_bench.json"
@@ -71,15 +71,8 @@ def one_start(home: Path, question: str, timeout_s: float, label: str) -> dict:
         proc = subprocess.Popen(["make", "run"], cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
-        deadline = time.time() + timeout_s
-        while True:
-            try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"the app did not start; see {log_path}")
-                time.sleep(0.2)
+        deadline = time.time() + timeout_s  # for the whole run, answer included
+        wait_until_serving(url, proc, timeout_s, log_path, poll_s=0.2)
         out["health_s"] = since()
         busy = [STRINGS[key]["zh"] for key in ("thinking", "checking")]
         evidence_head = STRINGS["evidence"]["zh"].split("（")[0]

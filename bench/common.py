@@ -189,3 +189,20 @@ def folder_bytes(path: Path) -> int:
 
 def goal_text(ok: bool | None) -> str:
     return "n/a" if ok is None else ("MET" if ok else "MISSED")
+
+
+def wait_until_serving(url: str, proc, timeout_s: float, log_path, poll_s: float = 0.5) -> None:
+    """Until the Streamlit server at ``url`` answers its health check; fails when the process
+    ends first or ``timeout_s`` passes (its log is at ``log_path``)."""
+    import time
+    import urllib.request
+
+    deadline = time.time() + timeout_s
+    while True:
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+            return
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"the app did not start; see {log_path}")
+            time.sleep(poll_s)

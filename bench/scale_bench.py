@@ -48,7 +48,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -56,7 +55,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from bench.common import (RESULTS, bench_cache_root, command_line, finish_facts, folder_bytes,  # noqa: E402
                           goal_text, latency_summary, machine_facts, peak_rss_mb, proc_memory_mb,
-                          write_json)
+                          wait_until_serving, write_json)
 from bench.render_laws import LAWS_JSONL, load_laws, render_laws  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -261,15 +260,7 @@ def app_rss_browser(home: Path, kb_name: str, question: str, model: str | None, 
     url = f"http://127.0.0.1:{port}"
     out: dict = {"method": "browser: streamlit run ui/app.py + headless Chromium (Playwright)"}
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"the app did not start; see {log_path}")
-                time.sleep(0.5)
+        wait_until_serving(url, proc, 120, log_path)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})

@@ -45,6 +45,12 @@ def _ratio(docchat, baseline, higher_is_better: bool = True) -> float | None:
     return round(top / bottom, 2)
 
 
+def _answered_key_fact(items: list[dict] | None) -> float | None:
+    """The share of answered (not refused) answerable items that state their key fact."""
+    answered = [i for i in items or [] if i.get("type") != "unanswerable" and not i.get("refused")]
+    return round(sum(bool(i.get("key_fact")) for i in answered) / len(answered), 3) if answered else None
+
+
 class Rows:
     def __init__(self):
         self.rows: list[list[str]] = []
@@ -53,7 +59,8 @@ class Rows:
                 digits: int = 3) -> None:
         """A quality target, with the baseline's figure and DocChat's ratio to it."""
         ratio = _ratio(value, baseline, higher_is_better)
-        vs = "–" if baseline is None else f"{_num(baseline, digits)} (x{_num(ratio, 2) if ratio is not None else '–'})"
+        shown = "–" if ratio is None else "no ratio: the baseline's is 0" if ratio == float("inf") else f"x{_num(ratio, 2)}"
+        vs = "–" if baseline is None else f"{_num(baseline, digits)} ({shown})"
         # Flagged only where 1.5x the baseline is reachable at all (a share cannot pass 1.0).
         if higher_is_better and ratio is not None and ratio < 1.5 and baseline * 1.5 <= 1:
             vs += " **below 1.5x**"
@@ -77,6 +84,8 @@ def issue_11(rag: dict | None, answers: dict | None, docs: dict | None, base: di
     rows.quality("law dev: MRR@10 >= 0.75 (hybrid ranking)", hybrid.get("mrr@10"), 0.75, naive.get("mrr@10"))
     ours, theirs = _get(answers, "summary") or {}, _get(answers, "baseline", "summary") or {}
     rows.quality("law dev: key fact present >= 0.60", ours.get("key_fact"), 0.60, theirs.get("key_fact"))
+    rows.quality("law dev: key fact among the answered items (how far an answer shown can be trusted)",
+                 _answered_key_fact(_get(answers, "items")), None, _answered_key_fact(_get(answers, "baseline", "items")))
     rows.quality("law dev: unanswerable refused >= 0.90", ours.get("refusal_unanswerable"), 0.90,
                  theirs.get("refusal_unanswerable"))
     rows.quality("law dev: answerable refused <= 0.10", ours.get("refused_answerable"), 0.10,

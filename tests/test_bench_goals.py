@@ -11,8 +11,10 @@ def row(rows: list[list[str]], start: str) -> list[str]:
 def test_issue_11_targets_are_judged_against_goal_and_baseline():
     rag = {"setups": {"hybrid": {"summary": {"all": {"recall@5": 0.7, "mrr@10": 0.6}}},
                       "hybrid+guess": {"summary": {"all": {"recall@5": 0.92, "mrr@10": 0.6}}}}}
-    answers = {"summary": {"key_fact": 0.3, "refused_answerable": 0.05, "refusal_unanswerable": 0.95},
-               "baseline": {"summary": {"key_fact": 0.4, "refused_answerable": 0.0, "refusal_unanswerable": 0.25}}}
+    items = [{"type": "factual", "refused": False, "key_fact": True}, {"type": "factual", "refused": True,
+             "key_fact": False}, {"type": "numeric", "refused": False, "key_fact": False}, {"type": "unanswerable", "refused": False}]
+    answers = {"summary": {"key_fact": 0.3, "refused_answerable": 0.05, "refusal_unanswerable": 0.95}, "items": items,
+               "baseline": {"summary": {"key_fact": 0.4, "refused_answerable": 0.0, "refusal_unanswerable": 0.0}}}
     docs = {"pipelines": {"docchat": {"summary": {"key_facts": 0.75, "by_type": {"table": {"key_facts": 0.3}},
                                                   "withdrawn_after_shown": 0}},
                           "langchain": {"summary": {"key_facts": 0.4, "by_type": {"table": {"key_facts": 0.1}}}}}}
@@ -25,6 +27,8 @@ def test_issue_11_targets_are_judged_against_goal_and_baseline():
     assert key[3] == "**missed**" and "x0.75" in key[2] and "below 1.5x" in key[2]
     assert row(rows, "law dev: answerable refused")[3] == "met"  # lower is better
     assert row(rows, "law dev: unanswerable refused")[3] == "met"
+    assert "the baseline's is 0" in row(rows, "law dev: unanswerable refused")[2]
+    assert row(rows, "law dev: key fact among the answered")[1] == "0.500"  # 1 of the 2 answered
     assert row(rows, "real documents: table questions")[3] == "**missed**"
     assert row(rows, "real documents: answers shown, then withdrawn")[3] == "met"
     # a figure no run produced is said to be unmeasured, never passed

@@ -128,10 +128,11 @@ class HybridRetriever(BaseRetriever):
     dense_weight: float = 0.5  # for fusion="score"
     reranker: Any = None  # e.g. vectorstore.rerank.CrossEncoderReranker; None = off
     rerank_pool: int = 20  # fused candidates the reranker reorders before the top-k cut
-    # Dense and keyword search at the same time (two threads). Off: measured on 2 busy cores
-    # (bench/search_bench.py, 13k chunks) it was no faster than one after the other (p50 14.3
-    # vs 12.1 ms): jieba, bm25s and Chroma's query hold the interpreter for most of their time.
-    concurrent: bool = False
+    # Dense and keyword search at the same time (two threads). On: at 250,000 chunks on 2 quiet
+    # cores (bench/search_bench.py, 2026-12-02) it took p95 17.5 ms against 21.1 ms one after the
+    # other (p50 13.3 vs 15.9). At 13k chunks on busy cores it had been no faster (p50 14.3 vs
+    # 12.1 ms): jieba, bm25s and Chroma's query hold the interpreter for much of their time.
+    concurrent: bool = True
 
     # --- public ----------------------------------------------------------------------------
     def retrieve_hits(self, query: str, k: int | None = None) -> list[Hit]:

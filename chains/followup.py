@@ -6,7 +6,10 @@ question asked in the same chat, "核电厂定期安全评价一般多久开展�
 the earlier ones into "…营业收入是多少？上一季度呢？核电厂定期安全评价一般多久开展一次？".
 
 A follow-up shows itself in its words: it opens with 那/那么/如果/what about, ends with 呢, points
-back (上一…, 刚才, 这个, it, they, the same), or is too short to name its subject. Checked on the
+back (上一…, 刚才, 这个, it, they, the same), or is too short to name its subject. A message of
+several sentences whose first one stands alone carries its own subject: "我想辞职，要提前多少天跟公司
+打招呼？还在试用期的话呢？" leans on its own first sentence, not on the chat (measured 2026-12-02: after a
+divorce turn, the rewriter merged it into "两口子同意离婚，要提前多少天…"). Checked on the
 dev sets (bench/eval_rag.py, bench/eval_docs.py): every follow-up there has such a mark, and a
 long question with its own subject does not need the history even when it says 这个.
 Written by hand: the rules are short and need no model call, which is the point.
@@ -32,9 +35,20 @@ LONG_ZH = 16  # characters: long enough to carry its own subject, even with a �
 SHORT_EN = 5  # words
 
 
+_SENTENCE_END = re.compile(r"(?<=[？?。！!])\s*")
+
+
 def is_follow_up(question: str) -> bool:
     """Whether the question needs the conversation to be understood."""
     q = question.strip()
+    sentences = [s for s in _SENTENCE_END.split(q) if s.strip()]
+    if len(sentences) > 1:
+        # The later sentences lean on the first; the message needs the chat only if the first does.
+        return _needs_history(sentences[0])
+    return _needs_history(q)
+
+
+def _needs_history(q: str) -> bool:
     if question_language(q) == "zh":
         size = len(_CJK.findall(q))
         if _ZH_OPENERS.search(q) or _ZH_CLOSERS.search(q) or size <= SHORT_ZH:

@@ -377,10 +377,14 @@ def test_cli_chat_keeps_history_and_lists_and_resumes_conversations(tmp_path):
 def test_questions_that_lean_on_the_history_are_told_from_those_that_stand_alone():
     from chains.followup import is_follow_up
     for question in ("那如果是去北京呢？", "那上一季度呢？", "试用期多久？", "如果是兼职的话，这个规定也适用吗？",
-                     "How often do they have to be changed?", "And for contractors?", "What about the previous quarter?"):
+                     "How often do they have to be changed?", "And for contractors?", "What about the previous quarter?",
+                     "那北京呢？上海呢？", "What about them? And the year before?"):
         assert is_follow_up(question), question
     for question in ("核电厂定期安全评价一般多久开展一次？", "东北电气2018年第一季度的营业收入是多少？",
                      "How long must passwords be at Xinghe Technology?",
+                     # several sentences: the later ones lean on the first, not on the chat
+                     "员工出差去上海住宿费每晚能报销多少？那北京呢？",
+                     "How long must passwords be at Xinghe Technology? And for contractors?",
                      "What were Northeast Electric Development's total assets at the end of Q1 2018?"):
         assert not is_follow_up(question), question
 

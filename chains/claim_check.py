@@ -8,6 +8,12 @@ complete, then checks that sentence:
   figures or most of its words. A figure stated for a whole year is not supported by a passage
   about part of one (a quarter, a half year). Its [n] is then set to that passage, numbered in the order the
   sources are listed, so the [n] in the text and the source list always match.
+- it must not turn its passage's rule around: the words it shares with the passage must not
+  follow a negation ("不得", "must not") on one side only. The 1.5B model wrote "物业…可以采取停止
+  供电、供水…方式催交物业费" from "物业服务人不得采取停止供电、供水…方式催交物业费".
+A bare verdict ("不能。", "可以[1]。", "No.") is not shown and does not end the answer: no passage
+can support a yes or no by itself, and the small model gets it wrong ("不能[1]。" where the law
+makes the platform jointly liable); the rule it quotes next is checked and shown instead.
 A sentence that passes is shown; the first one that fails ends the answer (generation stops),
 and nothing is ever taken back: if no sentence passed, the answer is the honest "not found";
 if some did, a last line says the documents answered only part of the question.
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import Iterable, Iterator
 
 from vectorstore import Hit
@@ -103,6 +110,16 @@ def sentence_end(text: str, final: bool) -> int | None:
     return len(text) if final and text.strip() else None
 
 
+_VERDICT = re.compile(r"(不|没)?(能|可以|行|是|是的|会|要|需要|用|有|合法|违法|算|对|需|必须|应当|允许)(的)?"
+                      r"|(yes|no)(it|they)?(can|cannot|cant|is|isnt|are|arent|does|doesnt|do|dont|must|may)?(not)?",
+                      re.IGNORECASE)
+
+
+def bare_verdict(sentence: str) -> bool:
+    """Only a yes or a no: "不能。", "可以[1]。", "No."."""
+    return bool(_VERDICT.fullmatch(re.sub(r"\W+", "", _content(sentence))))
+
+
 def _content(sentence: str) -> str:
     return _PUNCT.sub("", CITATION.sub("", sentence))
 
@@ -162,7 +179,7 @@ class ClaimChecker:
         best = max(scored, key=lambda si: si[0], default=(0.0, None))
         # The cited passage keeps the credit when it supports the sentence at all.
         chosen = next(((s, i) for s, i in scored if i in cited and s > 0), best)
-        if chosen[0] <= 0:
+        if chosen[0] <= 0 or flips_negation(body, self.hits[chosen[1]].text):
             return Verdict(ok=False)
         return Verdict(ok=True, passage=chosen[1])
 
@@ -264,6 +281,31 @@ class ClaimChecker:
         return True
 
 
+_NEGATED_ZH = re.compile(r"(不得|不能|不可|不准|不应|不必|不需|不用|不会|不是|无权|无须|无需|禁止|严禁|没有|未|不|非)$")
+_NEGATED_EN = {"not", "no", "never", "cannot", "can't", "mustn't", "don't", "doesn't", "isn't", "aren't", "won't",
+               "shouldn't", "nor", "without", "prohibited", "forbidden"}
+MIN_SHARED_ZH, MIN_SHARED_EN = 4, 3  # characters, words: a stretch long enough to be the same clause
+
+
+def flips_negation(sentence: str, passage: str) -> bool:
+    """Whether the sentence repeats a stretch of the passage with a negation in front of it on
+    one side only ("可以采取停止供电…" from "不得采取停止供电…"; "may disclose the data" from "may
+    not disclose the data"). Written by hand: a string test on the shared stretches, no model."""
+    if _language(sentence) == "zh":
+        a, b, size, before = sentence, passage, MIN_SHARED_ZH, lambda text, i: text[max(0, i - 3):i]
+        negated = lambda prefix: bool(_NEGATED_ZH.search(prefix))
+    else:
+        a, b = re.findall(r"[a-z0-9']+|[.,;:!?]", sentence.lower()), re.findall(r"[a-z0-9']+|[.,;:!?]", passage.lower())
+        size = MIN_SHARED_EN
+        # The two words before the stretch, within its clause: "No, the controller may not…" is no flip.
+        before = lambda words, i: " ".join(words[max(0, i - 2):i]).split(",")[-1].split(".")[-1].split()
+        negated = lambda prefix: bool(set(prefix) & _NEGATED_EN)
+    for block in SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks():
+        if block.size >= size and negated(before(a, block.a)) != negated(before(b, block.b)):
+            return True
+    return False
+
+
 _COUNTED = "个种名人年月日天次项位家条件只张台辆岁倍周%"
 
 
@@ -315,8 +357,11 @@ class CheckResult:
 class CheckedStream:
     """Turns the model's pieces into checked sentences; see the module docstring."""
 
-    def __init__(self, question: str, hits: list[Hit], lang: str):
+    def __init__(self, question: str, hits: list[Hit], lang: str, first_names_question: int = 0):
+        """``first_names_question``: the first sentence shown must also share that many units
+        (chains.grounding.text_units) with the question, else it ends the answer."""
         self.checker, self.hits, self.lang = ClaimChecker(question, hits), hits, lang
+        self.question, self.first_names_question = question, first_names_question
         self.result = CheckResult()
         self._numbers: dict[int, int] = {}  # passage index -> number shown in the text
 
@@ -355,7 +400,7 @@ class CheckedStream:
     def _take(self, sentence: str) -> str | None:
         """The sentence as shown ("" to show nothing), or None to end the answer."""
         result = self.result
-        if not _content(sentence):
+        if not _content(sentence) or bare_verdict(sentence):
             return ""
         verdict = self.checker.check(sentence)
         if verdict.refusal:
@@ -363,6 +408,9 @@ class CheckedStream:
             # means the documents answer only part of the question.
             result.refused, result.partial = not result.text, bool(result.text)
             return None
+        if verdict.ok and not result.text and self.first_names_question and \
+                len(text_units(CITATION.sub("", sentence)) & text_units(self.question)) < self.first_names_question:
+            verdict = Verdict(ok=False)  # true to its passage, but about something else
         if not verdict.ok:
             result.missing, result.dropped = verdict.missing, sentence.strip()
             result.partial = bool(result.text)

@@ -20,7 +20,7 @@ from vectorstore.retrievers import HybridRetriever
 from .claim_check import CheckedStream
 from .language import question_language
 from .passage_guess import PassageGuesser
-from .prompts import NOT_FOUND, grounded_prompt
+from .prompts import NOT_FOUND, grounded_prompt, is_yes_no
 from .query_translation import QueryTranslator
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 # 300 leaves 90% of statute articles whole (median 86 characters) and cuts a table chunk to the
 # rows the question names; measured with bench/eval_docs.py and bench/eval_answers.py.
 PASSAGE_CHARS: int | None = 300
+
+
+# Units (character bigrams, words) the first sentence of a second, rule-asking try must share
+# with the question. On the law dev set the right rules shared 2-3, the off-topic ones 0.
+RULE_NAMES_QUESTION = 2
 
 
 @dataclass
@@ -114,23 +119,15 @@ class GroundedAnswerer:
             answer.text, answer.refused = NOT_FOUND[lang], True
             yield answer.text
             return
-        checked = CheckedStream(question, hits, lang)
-        interruptible = cancel is not None and getattr(self.llm, "supports_cancel", False)
-        generated = self.llm.stream(grounded_prompt(question, hits, lang, history, self.passage_chars),
-                                    **({"cancel": cancel} if interruptible else {}))
-
-        def timed() -> Iterator[str]:
-            for piece in generated:
-                answer.timings.setdefault("first_token_s", time.perf_counter() - start)
-                yield piece
-
-        try:
-            for shown in checked.run(timed()):
-                if shown:
-                    answer.timings.setdefault("first_shown_s", time.perf_counter() - start)
-                yield shown
-        finally:
-            generated.close()  # a failed sentence stops the model (and frees it for the next)
+        checked = yield from self._attempt(question, hits, lang, history, cancel, answer, start)
+        if (not checked.result.text and not checked.result.dropped and is_yes_no(question, lang)
+                and not (cancel is not None and cancel.is_set())):
+            # The model's own "not found" (or a bare 不能) to a yes/no question: asked once more
+            # for the rule that decides it. Nothing was shown, so nothing is taken back; the
+            # prompt differs only after the question, so the model rereads only those words.
+            answer.timings["rule_retry_s"] = time.perf_counter() - start
+            checked = yield from self._attempt(question, hits, lang, history, cancel, answer, start,
+                                               ask_for_rule=True)
         answer.timings["total_s"] = time.perf_counter() - start
         result = checked.result
         answer.dropped = result.dropped
@@ -146,6 +143,31 @@ class GroundedAnswerer:
             return
         yield from checked.finish()
         answer.text, answer.sources, answer.partial = result.text, result.sources, result.partial
+
+    def _attempt(self, question: str, hits: list[Hit], lang: str, history, cancel, answer: Answer, start: float,
+                 ask_for_rule: bool = False):
+        """Streams one model answer through the claim check; yields what may be shown and
+        returns the ``CheckedStream``."""
+        # Asked for "the rule that decides it", the model also quoted rules about something else
+        # (a gym card question answered with the ID card law): the rule must name the question.
+        checked = CheckedStream(question, hits, lang, first_names_question=RULE_NAMES_QUESTION if ask_for_rule else 0)
+        interruptible = cancel is not None and getattr(self.llm, "supports_cancel", False)
+        generated = self.llm.stream(grounded_prompt(question, hits, lang, history, self.passage_chars, ask_for_rule),
+                                    **({"cancel": cancel} if interruptible else {}))
+
+        def timed() -> Iterator[str]:
+            for piece in generated:
+                answer.timings.setdefault("first_token_s", time.perf_counter() - start)
+                yield piece
+
+        try:
+            for shown in checked.run(timed()):
+                if shown:
+                    answer.timings.setdefault("first_shown_s", time.perf_counter() - start)
+                yield shown
+        finally:
+            generated.close()  # a failed sentence stops the model (and frees it for the next)
+        return checked
 
     def find(self, query: str, answer: Answer | None = None, lang: str | None = None) -> list[Hit]:
         """The passages to answer from: the search, then, when needed, a second search fused in

@@ -132,10 +132,33 @@ def format_history(history: list[tuple[str, str]], lang: str) -> str:
     return "\n".join(f"{user}: {q}\n{assistant}: {a}" for q, a in history)
 
 
+# A yes/no question ("物业能直接停水停电吗？", "Can they ...?"): the small model answered six of the
+# law dev set's "not found" although the deciding article was its first passage (make bench,
+# 2026-12-02). Asked for the rule that decides it, it quotes that rule, which the claim check
+# can verify. Only asked again after such a "not found" (chains/grounded_answer.py): asked so
+# from the start, it answered two document questions worse ("决定：三个月内[1]").
+_YES_NO = {
+    "zh": re.compile(r"吗\s*[？?]?\s*$|是不是|能不能|可不可以|可以不|要不要|用不用|算不算|有没有|会不会|该不该|是否|能否"),
+    "en": re.compile(r"^\s*(is|are|was|were|do|does|did|can|could|may|must|should|will|would|has|have)\b", re.IGNORECASE),
+}
+YES_NO_HINT = {
+    "zh": "（先写出资料中决定答案的规定，再据此回答能或不能、是或不是。）",
+    "en": "(First state the rule in the passages that decides it, then answer yes or no.)",
+}
+
+
+def is_yes_no(question: str, lang: str) -> bool:
+    """Whether the question's last sentence asks yes or no ("…有没有时间限制？最晚多久之内要提？" asks how long)."""
+    last = [s for s in re.split(r"(?<=[？?。！!])\s*", question.strip()) if s.strip()][-1:] or [""]
+    return bool(_YES_NO[lang].search(last[0]))
+
+
 def grounded_prompt(question: str, hits: list[Hit], lang: str,
-                    history: list[tuple[str, str]] | None = None, passage_chars: Budget = None) -> str:
+                    history: list[tuple[str, str]] | None = None, passage_chars: Budget = None,
+                    ask_for_rule: bool = False) -> str:
     """``passage_chars``: each passage focused to at most that many characters (``focus``), or a
-    tuple of budgets by rank."""
+    tuple of budgets by rank. ``ask_for_rule``: a yes/no question also asks for the rule that
+    decides it (``YES_NO_HINT``), after the question, so the prompt before it is unchanged."""
     label_passages = "资料" if lang == "zh" else "Passages"
     label_question = "问题" if lang == "zh" else "Question"
     label_history = "之前的对话（仅供理解问题）" if lang == "zh" else "Earlier conversation (only to understand the question)"
@@ -143,4 +166,4 @@ def grounded_prompt(question: str, hits: list[Hit], lang: str,
     # Instructions travel inside the prompt (not as a system message) so every backend,
     # ChatGLM2 included, gets them the same way.
     return (f"{SYSTEM[lang]}\n\n{label_passages}:\n{format_passages(hits, lang, question, passage_chars)}\n\n"
-            f"{earlier}{label_question}: {question}")
+            f"{earlier}{label_question}: {question}{YES_NO_HINT[lang] if ask_for_rule else ''}")

@@ -305,3 +305,38 @@ def test_a_full_year_figure_is_not_read_from_a_quarter_or_a_half_year():
     shown, _ = run("What were Nespresso's sales for the full year 2023?",
                    "Nespresso's sales for the full year 2023 were 6420 million CHF [1].", year, lang="en")
     assert shown
+
+
+PROPERTY = [hit(7, "第九百四十四条 业主违反约定逾期不支付物业费的，物业服务人可以催告其在合理期限内支付。\n"
+                   "物业服务人不得采取停止供电、供水、供热、供燃气等方式催交物业费。"),
+            hit(8, "The controller may not disclose personal data to third parties without consent.", page=2)]
+
+
+def test_a_sentence_that_turns_its_passages_rule_around_is_not_shown():
+    question = "欠了物业费，物业能直接给我家停水停电吗？"
+    flipped = "物业公司可以采取停止供电、供水、供热、供燃气等方式催交物业费[1]。"
+    shown, stream = run(question, flipped, PROPERTY)
+    assert shown == [] and stream.result.refused is False and stream.result.dropped  # not shown; no answer
+    kept, _ = run(question, "物业服务人不得采取停止供电、供水等方式催交物业费[1]。", PROPERTY)
+    assert kept == ["物业服务人不得采取停止供电、供水等方式催交物业费[1]。"]
+    en, _ = run("Can the controller share my data?", "The controller may disclose personal data to third parties [2].",
+                PROPERTY, lang="en")
+    assert en == []
+    en, _ = run("Can the controller share my data?",
+                "The controller may not disclose personal data to third parties without consent [2].", PROPERTY, lang="en")
+    assert en and "may not disclose" in en[0]
+
+
+def test_a_bare_yes_or_no_is_not_shown_and_the_rule_that_follows_is():
+    shown, stream = run("欠了物业费，物业能直接给我家停水停电吗？",
+                        "不能[1]。物业服务人不得采取停止供电、供水等方式催交物业费[1]。", PROPERTY)
+    assert shown == ["物业服务人不得采取停止供电、供水等方式催交物业费[1]。"]
+    assert not stream.result.partial and not stream.result.refused
+    alone, stream = run("物业能停水吗？", "不能。", PROPERTY)
+    assert alone == [] and not stream.result.text  # nothing checked: the caller answers "not found"
+    english, _ = run("Can they share it?", "No [2]. The controller may not disclose personal data to third parties [2].",
+                     PROPERTY, lang="en")
+    assert len(english) == 1 and english[0].startswith("The controller")
+    english, _ = run("Can they share it?", "No, the controller may not disclose personal data to third parties [2].",
+                     PROPERTY, lang="en")
+    assert len(english) == 1 and english[0].startswith("No, the controller")

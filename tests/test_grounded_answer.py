@@ -162,3 +162,61 @@ def test_a_weak_search_is_repeated_in_the_documents_wording_by_the_real_model(tm
             assert "guess_s" not in answer.timings, clear
     finally:
         kb.close()
+
+
+def test_a_yes_or_no_question_asks_the_model_for_the_rule_that_decides_it():
+    from chains.prompts import YES_NO_HINT, is_yes_no
+    first = grounded_prompt("物业能直接给我家停水停电吗？", HITS[:1], "zh")
+    again = grounded_prompt("物业能直接给我家停水停电吗？", HITS[:1], "zh", ask_for_rule=True)
+    assert first.rstrip().endswith("问题: 物业能直接给我家停水停电吗？")  # asked plainly first
+    assert again == first + YES_NO_HINT["zh"]  # the same prompt up to its last words: its KV prefix is reused
+    assert grounded_prompt("Can laptops stay unlocked?", HITS[1:2], "en", ask_for_rule=True).endswith(YES_NO_HINT["en"])
+    for question in ("这种协议算数吗？", "是不是得把他的债全还清？", "员工自己要不要掏钱交？", "Does the rule apply to contractors?"):
+        assert is_yes_no(question, "en" if question.isascii() else "zh"), question
+    # The last sentence decides: this one asks how long.
+    assert not is_yes_no("申请劳动仲裁有没有时间限制？最晚多久之内要提？", "zh")
+    assert not is_yes_no("How long must passwords be?", "en")
+
+
+class ScriptedLLM:
+    """A model that gives set replies in turn and records its prompts: what the model says is
+    not the point here, what the answerer does with a "not found" is."""
+
+    def __init__(self, replies):
+        from langchain_core.language_models.fake import FakeStreamingListLLM
+        self.llm, self.prompts = FakeStreamingListLLM(responses=list(replies)), []
+
+    def stream(self, prompt, **kw):
+        self.prompts.append(prompt)
+        return self.llm.stream(prompt, **kw)
+
+
+def test_a_yes_or_no_question_the_model_calls_unanswered_is_asked_once_more_for_the_rule(tmp_path):
+    from chains.grounded_answer import GroundedAnswerer
+    from chains.prompts import NOT_FOUND, YES_NO_HINT
+    from conftest import REPO
+    from vectorstore import KBConfig, KnowledgeBase
+    kb = KnowledgeBase("t", KBConfig(home=tmp_path))
+    kb.ingest([REPO / "data" / "expense_policy_zh.pdf"])
+    try:
+        rule = "一线城市每人每晚不超过六百元[1]。"
+        model = ScriptedLLM([NOT_FOUND["zh"], rule])
+        answer = GroundedAnswerer(kb, model, k=3, guess=False).ask("出差住宿费每晚可以报销八百元吗？")
+        assert len(model.prompts) == 2 and model.prompts[1] == model.prompts[0] + YES_NO_HINT["zh"]
+        assert not answer.refused and "六百元" in answer.text and answer.sources
+        # A yes/no question: the second try's "not found" is the answer; it is not asked a third time.
+        model = ScriptedLLM([NOT_FOUND["zh"], "不能。", rule])
+        answer = GroundedAnswerer(kb, model, k=3, guess=False).ask("出差住宿费每晚可以报销八百元吗？")
+        assert len(model.prompts) == 2 and answer.refused and answer.text == NOT_FOUND["zh"]
+        # The second try's rule must name what was asked: a true rule about something else is not shown.
+        model = ScriptedLLM([NOT_FOUND["zh"], "本制度由财务部负责解释，自发布之日起施行[1]。"])
+        answer = GroundedAnswerer(kb, model, k=5, guess=False).ask("出差住宿费每晚可以报销八百元吗？")
+        assert len(model.prompts) == 2 and answer.refused and answer.text == NOT_FOUND["zh"]
+        # Not asked again: a question that is not yes/no, and an invented first sentence (a guess).
+        model = ScriptedLLM([NOT_FOUND["zh"], rule])
+        assert GroundedAnswerer(kb, model, k=3, guess=False).ask("出差住宿费每晚最多报销多少？").refused
+        model = ScriptedLLM(["住宿费每晚可以报销八百元[1]。", rule])
+        assert GroundedAnswerer(kb, model, k=3, guess=False).ask("出差住宿费每晚可以报销八百元吗？").refused
+        assert len(model.prompts) == 1
+    finally:
+        kb.close()

@@ -297,8 +297,12 @@ def flips_negation(sentence: str, passage: str) -> bool:
     else:
         a, b = re.findall(r"[a-z0-9']+|[.,;:!?]", sentence.lower()), re.findall(r"[a-z0-9']+|[.,;:!?]", passage.lower())
         size = MIN_SHARED_EN
-        # The two words before the stretch, within its clause: "No, the controller may not…" is no flip.
-        before = lambda words, i: " ".join(words[max(0, i - 2):i]).split(",")[-1].split(".")[-1].split()
+
+        def before(words: list[str], i: int) -> list[str]:
+            """The two words before the stretch, within its clause: "No, the controller may not…" is no flip."""
+            prefix = words[max(0, i - 2):i]
+            cut = max((k + 1 for k, w in enumerate(prefix) if w in ",."), default=0)
+            return prefix[cut:]
         negated = lambda prefix: bool(set(prefix) & _NEGATED_EN)
     for block in SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks():
         if block.size >= size and negated(before(a, block.a)) != negated(before(b, block.b)):
@@ -361,7 +365,7 @@ class CheckedStream:
         """``first_names_question``: the first sentence shown must also share that many units
         (chains.grounding.text_units) with the question, else it ends the answer."""
         self.checker, self.hits, self.lang = ClaimChecker(question, hits), hits, lang
-        self.question, self.first_names_question = question, first_names_question
+        self.first_names_question = first_names_question
         self.result = CheckResult()
         self._numbers: dict[int, int] = {}  # passage index -> number shown in the text
 
@@ -409,7 +413,7 @@ class CheckedStream:
             result.refused, result.partial = not result.text, bool(result.text)
             return None
         if verdict.ok and not result.text and self.first_names_question and \
-                len(text_units(CITATION.sub("", sentence)) & text_units(self.question)) < self.first_names_question:
+                len(text_units(sentence) & text_units(self.checker.question)) < self.first_names_question:
             verdict = Verdict(ok=False)  # true to its passage, but about something else
         if not verdict.ok:
             result.missing, result.dropped = verdict.missing, sentence.strip()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from .language import question_language
+from .language import question_language, question_sentences
 
 _ZH_OPENERS = re.compile(r"^\s*(那|那么|那如果|如果|要是|假如|假设|还有|另外|此外|而且|并且|同样|也|它|他|她|其|该|此|这|上述)")
 _ZH_CLOSERS = re.compile(r"呢\s*[？?。！!]*\s*$")
@@ -35,13 +35,10 @@ LONG_ZH = 16  # characters: long enough to carry its own subject, even with a �
 SHORT_EN = 5  # words
 
 
-_SENTENCE_END = re.compile(r"(?<=[？?。！!])\s*")
-
-
 def is_follow_up(question: str) -> bool:
     """Whether the question needs the conversation to be understood."""
     q = question.strip()
-    sentences = [s for s in _SENTENCE_END.split(q) if s.strip()]
+    sentences = question_sentences(q)
     if len(sentences) > 1:
         # The later sentences lean on the first; the message needs the chat only if the first does.
         return _needs_history(sentences[0])

@@ -18,6 +18,7 @@ import re
 from vectorstore import Hit
 
 from .grounding import text_units
+from .language import question_sentences
 
 NOT_FOUND = {
     "zh": "知识库中没有找到与这个问题相关的内容。",
@@ -149,8 +150,8 @@ YES_NO_HINT = {
 
 def is_yes_no(question: str, lang: str) -> bool:
     """Whether the question's last sentence asks yes or no ("…有没有时间限制？最晚多久之内要提？" asks how long)."""
-    last = [s for s in re.split(r"(?<=[？?。！!])\s*", question.strip()) if s.strip()][-1:] or [""]
-    return bool(_YES_NO[lang].search(last[0]))
+    sentences = question_sentences(question)
+    return bool(sentences) and bool(_YES_NO[lang].search(sentences[-1]))
 
 
 def grounded_prompt(question: str, hits: list[Hit], lang: str,
